@@ -1,0 +1,98 @@
+"""What a backend detector answers, and the registry that caches the answers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The backends the product knows, in display order.
+BACKENDS: tuple[str, ...] = ("cpu", "cuda", "rocm", "mps", "xpu", "openvino", "qnn", "webnn", "webgpu")
+
+
+@dataclass(frozen=True)
+class Device:
+    """One device of a backend: its fingerprint."""
+
+    name: str
+    index: int = 0
+    memory_bytes: int | None = None
+    driver: str | None = None  # driver or runtime version
+    capability: str | None = None  # e.g. CUDA compute capability "9.0", ROCm gfx arch
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """A backend as detected on this machine.
+
+    ``usable`` says whether tests can run on it; ``reason`` says why, in words a
+    user can act on (for an unusable backend: what is missing and how to get it).
+    ``torch_device`` is the torch device string tests put tensors on (``None`` for
+    backends that are not torch devices, such as openvino).
+    """
+
+    name: str
+    usable: bool
+    reason: str
+    devices: tuple[Device, ...] = ()
+    torch_device: str | None = None
+    runtime: str | None = None  # e.g. "torch 2.13.0+cu130", "openvino 2025.1"
+
+    def fingerprint(self) -> dict[str, Any]:
+        """A JSON-able description of this backend and its devices."""
+        return {
+            "backend": self.name,
+            "usable": self.usable,
+            "reason": self.reason,
+            "runtime": self.runtime,
+            "torch_device": self.torch_device,
+            "devices": [asdict(d) for d in self.devices],
+        }
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Detector = Callable[[], Hardware]
+
+
+class Registry:
+    """Backend name -> detector, with each answer computed once (lazily) and cached."""
+
+    def __init__(self, detectors: dict[str, Detector] | None = None) -> None:
+        self._detectors: dict[str, Detector] = dict(detectors or {})
+        self._cache: dict[str, Hardware] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, detector: Detector) -> None:
+        """Add a backend or replace the detector of an existing one."""
+        with self._lock:
+            self._detectors[name] = detector
+            self._cache.pop(name, None)
+
+    def names(self) -> tuple[str, ...]:
+        known = [n for n in BACKENDS if n in self._detectors]
+        return tuple(known + sorted(n for n in self._detectors if n not in BACKENDS))
+
+    def detect(self, name: str) -> Hardware:
+        """The (cached) detection result of backend ``name``."""
+        with self._lock:
+            if name not in self._cache:
+                if name not in self._detectors:
+                    raise KeyError(f"unknown backend {name!r}; known: {', '.join(self.names())}")
+                try:
+                    self._cache[name] = self._detectors[name]()
+                except Exception as exc:  # a broken runtime must not break the session
+                    self._cache[name] = Hardware(
+                        name, False, f"detection failed: {type(exc).__name__}: {exc}"
+                    )
+            return self._cache[name]
+
+    def detect_all(self) -> list[Hardware]:
+        return [self.detect(n) for n in self.names()]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
