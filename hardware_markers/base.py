@@ -48,6 +48,7 @@ class Hardware:
             "reason": self.reason,
             "runtime": self.runtime,
             "torch_device": self.torch_device,
+            "count": len(self.devices),
             "devices": [asdict(d) for d in self.devices],
         }
 

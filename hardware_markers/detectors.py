@@ -1,29 +1,40 @@
-"""One detector per backend.  (Helper A fills these in; cpu works already.)"""
+"""One detector per backend, and the registry that knows them all.
+
+The detectors live in modules by kind (torch devices, other runtimes,
+browser APIs); this module is the one map from backend name to detector.
+"""
 
 from __future__ import annotations
 
-import platform
+from hardware_markers.base import BACKENDS, Detector, Registry
+from hardware_markers.browser import detect_webgpu, detect_webnn
+from hardware_markers.runtimes import detect_openvino, detect_qnn
+from hardware_markers.torch_backends import (
+    detect_cpu,
+    detect_cuda,
+    detect_mps,
+    detect_rocm,
+    detect_xpu,
+)
 
-from hardware_markers.base import BACKENDS, Device, Hardware, Registry
+#: backend name -> detector, for every name in ``BACKENDS``.
+DETECTORS: dict[str, Detector] = {
+    "cpu": detect_cpu,
+    "cuda": detect_cuda,
+    "rocm": detect_rocm,
+    "mps": detect_mps,
+    "xpu": detect_xpu,
+    "openvino": detect_openvino,
+    "qnn": detect_qnn,
+    "webnn": detect_webnn,
+    "webgpu": detect_webgpu,
+}
 
+assert set(DETECTORS) == set(BACKENDS), "every backend needs exactly one detector"
 
-def detect_cpu() -> Hardware:
-    try:
-        import torch
-    except ImportError:
-        return Hardware("cpu", False, "torch is not installed: pip install torch")
-    return Hardware(
-        "cpu", True, "torch CPU backend",
-        (Device(name=platform.processor() or platform.machine()),), "cpu",
-        f"torch {torch.__version__}",
-    )
-
-
-def _not_yet(name: str):
-    return lambda: Hardware(name, False, "detector not implemented yet")
+__all__ = ["DETECTORS", *(f"detect_{name}" for name in BACKENDS), "default_registry"]
 
 
 def default_registry() -> Registry:
-    detectors = {name: _not_yet(name) for name in BACKENDS}
-    detectors["cpu"] = detect_cpu
-    return Registry(detectors)
+    """A fresh registry with the built-in detectors; nothing is detected until asked."""
+    return Registry(DETECTORS)
