@@ -91,7 +91,7 @@ def fetch_dicts(con, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any
     """Run a query and return its rows as dicts."""
     cur = con.execute(sql, list(params))
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def resolve_run_id(con, ref: str | None) -> str:

@@ -1,0 +1,246 @@
+"""The pytest plugin: options, hardware parametrization, markers, and who records what.
+
+Module-level hooks only parse options and decide.  The work lives in classes
+registered in ``pytest_configure`` only where they should act: the result
+collector and the event writer on the process that owns the session's output
+(never on an xdist worker), nothing at all with ``-p no:ipfs_accel``.
+Importing this module imports neither torch nor transformers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hardware_markers import BACKENDS, Hardware, Registry, default_registry
+from pytest_ipfs_accel import hookspecs
+
+pytest_plugins = ["pytest_ipfs_accel.bench.plugin"]
+
+#: user_properties keys: how facts about an item travel with its reports (also from xdist workers)
+PROP_HARDWARE = "ipfs_accel.hardware"
+PROP_MODEL = "ipfs_accel.model"
+PROP_BENCH = "ipfs_accel.bench"
+
+REGISTRY_KEY = pytest.StashKey[Registry]()
+SELECTION_KEY = pytest.StashKey["HardwareSelection"]()
+COLLECTOR_KEY = pytest.StashKey[Any]()
+
+DEFAULT_DB = ".ipfs_accel/results.duckdb"
+
+
+# --------------------------------------------------------------------------- options
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ipfs-accel", "pytest-ipfs-accel: models across hardware, in DuckDB")
+
+    def add(option: str, help: str, **kwargs: Any) -> None:
+        ini = option.lstrip("-").replace("-", "_")
+        group.addoption(option, dest=ini, help=help + f" (ini: {ini})", **kwargs)
+        parser.addini(ini, help, type="bool" if kwargs.get("action") == "store_true" else "string")
+
+    add(
+        "--ipfs-hw",
+        "hardware to run on: auto (every usable backend; default), all (every known "
+        "backend, unusable ones skipped with the reason) or a comma list of "
+        f"{', '.join(BACKENDS)}",
+        metavar="SPEC",
+    )
+    add("--ipfs-db", f"DuckDB file for results (default: {DEFAULT_DB} under the rootdir)", metavar="PATH")
+    add("--ipfs-no-db", "record nothing in DuckDB", action="store_true")
+    add("--ipfs-run-id", "use this run id instead of a fresh one", metavar="ID")
+    add(
+        "--ipfs-events",
+        "also write the run's events as JSON lines to PATH, or to inherited file descriptor N with fd:N",
+        metavar="PATH|fd:N",
+    )
+
+
+def _opt(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value in (None, False):
+        value = config.getini(name)
+    return value if value not in ("", []) else None
+
+
+# --------------------------------------------------------------------------- hardware selection
+
+
+class HardwareSelection:
+    """What ``--ipfs-hw`` asked for, resolved against the registry only when first needed."""
+
+    def __init__(self, spec: str, registry: Registry) -> None:
+        self.spec = spec
+        self.registry = registry
+        names = registry.names()
+        if spec in ("auto", "all"):
+            self._requested: tuple[str, ...] | None = None if spec == "auto" else names
+        else:
+            requested = tuple(dict.fromkeys(n.strip().lower() for n in spec.split(",") if n.strip()))
+            unknown = [n for n in requested if n not in names]
+            if not requested or unknown:
+                what = f"unknown backend {', '.join(map(repr, unknown))}" if unknown else "no backend named"
+                raise pytest.UsageError(
+                    f"--ipfs-hw={spec}: {what}; valid: auto, all, or a comma list of {', '.join(names)}"
+                )
+            self._requested = requested
+        self._names: tuple[str, ...] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The selected backend names (``auto`` runs detection here, once)."""
+        if self._names is None:
+            if self._requested is None:
+                self._names = tuple(h.name for h in self.registry.detect_all() if h.usable)
+            else:
+                self._names = self._requested
+        return self._names
+
+
+def get_registry(config: pytest.Config) -> Registry:
+    """The session's backend registry (defaults plus ``pytest_ipfs_accel_register_backends``)."""
+    return config.stash[REGISTRY_KEY]
+
+
+def get_selection(config: pytest.Config) -> HardwareSelection:
+    return config.stash[SELECTION_KEY]
+
+
+def get_run_id(config: pytest.Config) -> str | None:
+    """This session's run id (on the process that records), else None."""
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    return collector.run_id if collector is not None else None
+
+
+def get_store(config: pytest.Config):
+    """The open DuckDB connection of this run, or None (``--ipfs-no-db``, a worker, or a bad path)."""
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    return collector.store_connection() if collector is not None else None
+
+
+# --------------------------------------------------------------------------- configure
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hardware(*backends): run this test only on these backends "
+        f"({', '.join(BACKENDS)})",
+    )
+    config.addinivalue_line(
+        "markers", "ipfs_model(ref): the model this test exercises (recorded in the model column)"
+    )
+    registry = default_registry()
+    config.hook.pytest_ipfs_accel_register_backends.call_historic(
+        kwargs={"registry": registry, "config": config}
+    )
+    for name in registry.names():
+        config.addinivalue_line("markers", f"{name}: parametrized to run on the {name} backend")
+    config.stash[REGISTRY_KEY] = registry
+    config.stash[SELECTION_KEY] = HardwareSelection(_opt(config, "ipfs_hw") or "auto", registry)
+
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: its reports carry everything to the controller
+    from pytest_ipfs_accel.recorder import ResultCollector
+
+    db = None if _opt(config, "ipfs_no_db") else _db_path(config)
+    events = _opt(config, "ipfs_events")
+    collector = ResultCollector(config, db_path=db, events_target=events)
+    config.stash[COLLECTOR_KEY] = collector
+    config.pluginmanager.register(collector, "ipfs_accel.collector")
+
+
+def _db_path(config: pytest.Config) -> Path:
+    value = _opt(config, "ipfs_db")
+    if value is None:
+        return config.rootpath / DEFAULT_DB
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        # the command line is relative to where pytest was invoked; the ini key to the rootdir
+        base = Path.cwd() if config.getoption("ipfs_db") else config.rootpath
+        path = base / path
+    return path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    collector = config.stash.get(COLLECTOR_KEY, None)
+    if collector is not None:
+        collector.close()
+        config.pluginmanager.unregister(collector)
+        del config.stash[COLLECTOR_KEY]
+
+
+# --------------------------------------------------------------------------- parametrization
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ipfs_hw" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    selection = get_selection(config)
+    names = list(selection.names)
+    marker_names = _hardware_marker_backends(metafunc.definition, get_registry(config))
+    if marker_names is not None:
+        names = [n for n in names if n in marker_names]
+    params = [pytest.param(n, id=n, marks=[getattr(pytest.mark, n)]) for n in names]
+    metafunc.parametrize("ipfs_hw", params, indirect=True)
+
+
+def _hardware_marker_backends(node: pytest.Item, registry: Registry) -> set[str] | None:
+    marks = list(node.iter_markers("hardware"))
+    if not marks:
+        return None
+    allowed: set[str] | None = None
+    for mark in marks:  # several markers intersect (closest and class/module level)
+        names = {str(a).lower() for a in mark.args}
+        unknown = names - set(registry.names())
+        if unknown or not names:
+            raise pytest.UsageError(
+                f"{node.nodeid}: @pytest.mark.hardware({', '.join(map(repr, mark.args))}): "
+                f"expected backend names from {', '.join(registry.names())}"
+            )
+        allowed = names if allowed is None else allowed & names
+    return allowed
+
+
+@pytest.fixture
+def ipfs_hw(request: pytest.FixtureRequest) -> Hardware:
+    """The :class:`hardware_markers.Hardware` this test runs on (one item per selected backend)."""
+    name = getattr(request, "param", None)
+    if name is None:
+        raise pytest.UsageError("ipfs_hw is parametrized by the plugin; do not request it indirectly")
+    hw = get_registry(request.config).detect(name)
+    if not hw.usable:
+        pytest.skip(f"{name} not usable: {hw.reason}")
+    return hw
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "ipfs_hw" in callspec.params:
+            item.user_properties.append((PROP_HARDWARE, callspec.params["ipfs_hw"]))
+        model = item.get_closest_marker("ipfs_model")
+        if model is not None and model.args:
+            item.user_properties.append((PROP_MODEL, str(model.args[0])))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``hardware(...)`` that does not take ``ipfs_hw`` runs only where one is usable."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "ipfs_hw" in callspec.params:
+        return
+    registry = get_registry(item.config)
+    wanted = _hardware_marker_backends(item, registry)
+    if wanted is None:
+        return
+    detected = [registry.detect(n) for n in sorted(wanted)]
+    if not any(h.usable for h in detected):
+        pytest.skip("; ".join(f"{h.name} not usable: {h.reason}" for h in detected))

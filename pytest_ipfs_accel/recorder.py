@@ -1,0 +1,449 @@
+"""From pytest reports to result rows, and from rows to DuckDB and the event stream.
+
+The collector runs where the session's output is owned: the only process under
+pytest-xdist that sees every report (the controller), or the single process
+without it.  Each item's reports (setup, call, teardown, subtests, or an xdist
+crash report) are folded into one final ``test_results`` row when the item
+finishes; subtests get rows of their own.  Rows are buffered and bulk-inserted
+about once a second, so a crash of the session loses at most that second.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_ipfs_accel import metadata
+from pytest_ipfs_accel.plugin import (
+    PROP_BENCH,
+    PROP_HARDWARE,
+    PROP_MODEL,
+    get_registry,
+    get_selection,
+)
+
+FLUSH_INTERVAL_S = 1.0
+MESSAGE_LIMIT = 4000
+
+
+@dataclass
+class _Pending:
+    """What is known about one item until its final row is written."""
+
+    outcome: str = "passed"
+    when: str | None = None
+    duration_s: float = 0.0
+    hardware: str | None = None
+    model: str | None = None
+    worker_id: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+    """The one thing a user wants to read about a non-passing report."""
+    if hasattr(report, "wasxfail") and report.outcome != "failed":
+        return report.wasxfail or "xfail"
+    longrepr = report.longrepr
+    if longrepr is None:
+        return None
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, lineno, reason)
+        reason = str(longrepr[2])
+        return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+    crash = getattr(longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(longrepr)
+    return text[:MESSAGE_LIMIT]
+
+
+def _props(report: pytest.TestReport) -> dict[str, Any]:
+    return dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
+
+
+def _worker_id(report: pytest.TestReport) -> str | None:
+    node = getattr(report, "node", None)
+    gateway = getattr(node, "gateway", None)
+    return getattr(gateway, "id", None)
+
+
+def _is_subtest(report: pytest.TestReport) -> bool:
+    return hasattr(report, "context") and report.when == "call" and type(report) is not pytest.TestReport
+
+
+def _subtest_name(report: pytest.TestReport, from_worker: bool) -> str:
+    """pytest's own description of a subtest: ``[msg] (key=value, ...)``."""
+    context = report.context
+    msg = getattr(context, "msg", None)
+    kwargs = dict(getattr(context, "kwargs", None) or {})
+    if from_worker:
+        # xdist's round trip applies saferepr a second time ("'0'" for 0): undo that one
+        for key, value in kwargs.items():
+            try:
+                inner = ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError):
+                continue
+            if isinstance(inner, str):
+                kwargs[key] = inner
+    parts = [f"[{msg}]"] if msg is not None else []
+    if kwargs:
+        parts.append("(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")")
+    return " ".join(parts) or "(<subtest>)"
+
+
+class ResultCollector:
+    """Folds reports into rows and hands them to the store and the event stream."""
+
+    def __init__(self, config: pytest.Config, *, db_path: Path | None, events_target: str | None) -> None:
+        from pytest_ipfs_accel.plugin import _opt
+
+        self.config = config
+        self.run_id: str = _opt(config, "ipfs_run_id") or metadata.new_run_id()
+        self.db_path = db_path
+        self.store_error: str | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._last_flush = time.monotonic()
+        self._store_future: Future | None = None
+        self._lock = threading.Lock()
+        self._hardware_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._collected: int | None = None
+        self._run_row: dict[str, Any] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        self.bench_count = 0
+        self.events = None
+        if events_target:
+            from pytest_ipfs_accel.events import EventWriter
+
+            self.events = EventWriter.open(events_target, config)
+
+    # ----------------------------------------------------------------- store
+
+    def _open_store(self):
+        from pytest_ipfs_accel import store
+
+        con = store.open_store(self.db_path)
+        store.upsert_run(con, self._run_row)
+        return con
+
+    def store_connection(self):
+        """The open connection, or None when results are not being recorded."""
+        if self._store_future is None:
+            return None
+        try:
+            return self._store_future.result()
+        except Exception as exc:  # reported once, as a warning line; the session goes on
+            self._disable_store(exc)
+            return None
+
+    def _disable_store(self, exc: BaseException | str) -> None:
+        if self.store_error is None:
+            self.store_error = str(exc)
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            line = f"ipfs-accel: WARNING: results are not recorded: {exc}"
+            if reporter is not None:
+                reporter.write_line(line, yellow=True, bold=True)
+        self._store_future = None
+
+    # ----------------------------------------------------------------- session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        config = self.config
+        self._run_row = {
+            "run_id": self.run_id,
+            "started_at": _now(),
+            "status": "running",
+            "hw_requested": get_selection(config).spec,
+            "xdist_workers": _xdist_workers(config),
+            **metadata.run_metadata(config.rootpath, metadata.command_line()),
+        }
+        if self.db_path is not None:
+            # importing duckdb and opening the file overlap the collection
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipfs-accel-store")
+            self._store_future = executor.submit(self._open_store)
+            executor.shutdown(wait=False)
+        if self.events is not None:
+            self.events.session_start(self.run_id, self._run_row)
+
+    @property
+    def _no_terminal(self) -> bool:
+        return self.config.pluginmanager.get_plugin("terminalreporter") is None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._set_collected(len(session.items))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self._collected is None:
+            self._set_collected(len(ids))
+
+    def _set_collected(self, count: int) -> None:
+        self._collected = count
+        if self.events is not None:
+            self.events.emit({"$report_type": "CollectionFinished", "count": count})
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+        if self.events is not None:
+            self.events.emit({"$report_type": "TestStart", "nodeid": nodeid, "location": list(location)})
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if self.events is not None:
+            self.events.report(report)
+        if report.failed:
+            self._add_row(
+                "test_results",
+                {
+                    "nodeid": report.nodeid,
+                    "outcome": "error",
+                    "when": "collect",
+                    "duration_s": getattr(report, "duration", None),
+                    "message": _message(report),
+                },
+            )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # trylast: the terminal reporter has asked pytest_report_teststatus by now, which
+        # is where pytest turns a passing test with failed subtests into a failure
+        if report.when == "call" and self._no_terminal:
+            self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        if self.events is not None:
+            self.events.report(report)
+        pending = self._pending.get(report.nodeid)
+        if pending is None:
+            pending = self._pending[report.nodeid] = _Pending()
+            props = _props(report)
+            pending.hardware = props.get(PROP_HARDWARE)
+            pending.model = props.get(PROP_MODEL)
+            pending.worker_id = _worker_id(report)
+        if _is_subtest(report):
+            self._subtest_row(report, pending)
+            return
+        pending.duration_s += report.duration or 0.0
+        if report.when == "call":
+            bench = _props(report).get(PROP_BENCH)
+            if bench is not None:
+                self._bench_rows(report.nodeid, pending, bench)
+        self._fold(report, pending)
+        if report.when == "???":  # xdist: the worker died while running this item
+            self._finish(report.nodeid)
+        else:
+            self._maybe_flush()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
+        self._finish(nodeid)
+
+    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
+        if self.events is not None:
+            self.events.warning(warning_message, when, nodeid, location)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        for nodeid in list(self._pending):
+            pending = self._pending[nodeid]
+            if pending.when is None:
+                pending.outcome, pending.when = "error", "interrupted"
+                pending.messages.append("the session ended before this test finished")
+            self._finish(nodeid)
+        status = int(exitstatus)
+        self._run_row.update(
+            finished_at=_now(),
+            exit_status=status,
+            status=_run_status(status),
+            hardware=json.dumps(self._fingerprints()),
+            tests_collected=self._collected,
+        )
+        self._flush(final=True)
+        if self.events is not None:
+            self.events.session_finish(status)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        write = terminalreporter.write_line
+        terminalreporter.section("ipfs-accel", sep="-", blue=True, bold=True)
+        if self._hardware_used:
+            parts = []
+            for name, outcomes in sorted(self._hardware_used.items()):
+                detail = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+                parts.append(f"{name} ({detail})")
+            write("hardware: " + "; ".join(parts))
+            for name in sorted(self._hardware_used):
+                hw = get_registry(self.config).detect(name)
+                if not hw.usable:
+                    write(f"  {name} skipped: {hw.reason}")
+        else:
+            write(f"hardware: no test used ipfs_hw (--ipfs-hw={get_selection(self.config).spec})")
+        if self.db_path is None:
+            write(f"results: not recorded (--ipfs-no-db); run id {self.run_id}")
+        elif self.store_error is not None:
+            write(f"results: NOT recorded ({self.store_error})", red=True)
+        else:
+            write(f"results: run {self.run_id} -> {self.db_path}")
+        if self.events is not None:
+            write(f"events: {self.events.target}")
+
+    def close(self) -> None:
+        con = self.store_connection()
+        if con is not None:
+            con.close()
+        self._store_future = None
+        if self.events is not None:
+            self.events.close()
+
+    # ----------------------------------------------------------------- folding
+
+    def _fold(self, report: pytest.TestReport, pending: _Pending) -> None:
+        """Combine one phase's report into the item's final outcome."""
+        when = report.when
+        if when == "???":
+            pending.outcome, pending.when = "failed", "crash"
+            pending.messages.append(_message(report) or "worker crashed")
+            return
+        if report.passed and not (when == "call" and hasattr(report, "wasxfail")):
+            if when == "call":
+                pending.when = "call"
+            return
+        message = _message(report)
+        if message:
+            pending.messages.append(message if when == "call" else f"[{when}] {message}")
+        if when == "call":
+            pending.when = "call"
+            if hasattr(report, "wasxfail"):
+                pending.outcome = "xfailed" if report.skipped else "xpassed"
+            else:
+                pending.outcome = report.outcome
+        elif report.failed:
+            # an error in setup, or in teardown after a call that did not fail
+            if pending.outcome not in ("failed",):
+                pending.outcome, pending.when = "error", when
+        elif when == "setup":  # skipped in setup (skip marks, unusable hardware)
+            pending.when = "setup"
+            pending.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+
+    def _subtest_row(self, report: pytest.TestReport, pending: _Pending) -> None:
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        else:
+            outcome = report.outcome
+        self._add_row(
+            "test_results",
+            {
+                "nodeid": report.nodeid,
+                "outcome": outcome,
+                "when": "call",
+                "duration_s": report.duration,
+                "hardware": pending.hardware,
+                "model": pending.model,
+                "worker_id": pending.worker_id,
+                "message": _message(report) if outcome != "passed" else None,
+                "subtest": _subtest_name(report, pending.worker_id is not None),
+            },
+        )
+
+    def _finish(self, nodeid: str) -> None:
+        pending = self._pending.pop(nodeid, None)
+        if pending is None:
+            return
+        if pending.hardware is not None:
+            self._hardware_used[pending.hardware][pending.outcome] += 1
+        self._add_row(
+            "test_results",
+            {
+                "nodeid": nodeid,
+                "outcome": pending.outcome,
+                "when": pending.when,
+                "duration_s": pending.duration_s,
+                "hardware": pending.hardware,
+                "model": pending.model,
+                "worker_id": pending.worker_id,
+                "message": "\n".join(pending.messages)[:MESSAGE_LIMIT] or None,
+            },
+        )
+        self._maybe_flush()
+
+    def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
+        payload = dict(bench)
+        samples = payload.pop("samples", None) or []
+        extra = payload.get("extra_info")
+        if extra is not None and not isinstance(extra, str):
+            payload["extra_info"] = json.dumps(extra, default=str)
+        row = {**payload, "nodeid": nodeid, "hardware": pending.hardware, "model": pending.model}
+        self.bench_count += 1
+        self._add_row("benchmark_results", row)
+        for index, seconds in enumerate(samples):
+            self._add_row("benchmark_samples", {"nodeid": nodeid, "round": index, "seconds": seconds})
+        if self.events is not None:
+            self.events.emit({"$report_type": "BenchmarkResult", **{k: v for k, v in row.items() if k != "run_id"}})
+
+    # ----------------------------------------------------------------- writing
+
+    def _add_row(self, table: str, row: dict[str, Any]) -> None:
+        row["run_id"] = self.run_id
+        if table == "test_results":
+            row["finished_at"] = _now()
+            self.counts[row["outcome"]] += 1
+            if self.events is not None:
+                self.events.emit({"$report_type": "TestResult", **row})
+        self.config.hook.pytest_ipfs_accel_record_row(table=table, row=row, config=self.config)
+        if self._store_future is not None:
+            self._buffer[table].append(row)
+
+    def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S and self._store_future is not None:
+            if self._store_future.done():
+                self._flush()
+
+    def _flush(self, final: bool = False) -> None:
+        from pytest_ipfs_accel import store
+
+        self._last_flush = time.monotonic()
+        con = self.store_connection()
+        if con is None:
+            self._buffer.clear()
+            return
+        buffered, self._buffer = self._buffer, defaultdict(list)
+        try:
+            con.execute("BEGIN")
+            for table, rows in buffered.items():
+                store.insert_rows(con, table, rows)
+            if final:
+                store.upsert_run(con, self._run_row)
+            con.execute("COMMIT")
+        except Exception as exc:  # a full disk must not take the test session down with it
+            try:
+                con.execute("ROLLBACK")
+            except Exception:
+                pass
+            self._disable_store(f"writing to {self.db_path} failed: {exc}")
+
+    def _fingerprints(self) -> dict[str, Any]:
+        registry = get_registry(self.config)
+        return {name: registry.detect(name).fingerprint() for name in sorted(self._hardware_used)}
+
+
+def _run_status(exitstatus: int) -> str:
+    if exitstatus == pytest.ExitCode.OK:
+        return "passed"
+    if exitstatus == pytest.ExitCode.TESTS_FAILED:
+        return "failed"
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    return "error"
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    if getattr(config.option, "dist", "no") == "no":
+        return 0
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) else 0
