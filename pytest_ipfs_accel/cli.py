@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: subcommand -> (module, one-line help)
@@ -65,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("IPFS_ACCEL_DEBUG"):
+            raise
+        print(
+            f"ipfs-accel {args.command}: internal error: {type(exc).__name__}: {exc} "
+            "(set IPFS_ACCEL_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":
