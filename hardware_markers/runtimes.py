@@ -77,21 +77,23 @@ QNN_BACKENDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _qnn_host_lib_dirs(root: Path) -> list[Path]:
-    """The SDK's library folders built for this host (the SDK ships one per target)."""
+def _qnn_host_patterns() -> list[str]:
+    """Globs of the SDK's ``lib/<target>`` folders built for this host (the SDK ships one per target)."""
     machine = platform.machine().lower()
-    system = platform.system()
-    if system == "Windows":
-        patterns = ["aarch64-windows-*", "arm64x-windows-*"] if machine in ("arm64", "aarch64") \
-            else ["x86_64-windows-*"]
-    elif machine in ("x86_64", "amd64"):
-        patterns = ["x86_64-linux-*"]
-    elif machine in ("aarch64", "arm64"):
-        patterns = ["aarch64-*linux*", "aarch64-ubuntu-*", "aarch64-oe-*"]
-    else:
-        patterns = []
+    arm = machine in ("aarch64", "arm64")
+    if platform.system() == "Windows":
+        return ["aarch64-windows-*", "arm64x-windows-*"] if arm else ["x86_64-windows-*"]
+    if machine in ("x86_64", "amd64"):
+        return ["x86_64-linux-*"]
+    if arm:
+        return ["aarch64-*linux*", "aarch64-ubuntu-*", "aarch64-oe-*"]
+    return []
+
+
+def _qnn_host_lib_dirs(root: Path) -> list[Path]:
+    """The library folders of the SDK at ``root`` that this host can load."""
     found: list[Path] = []
-    for pattern in patterns:
+    for pattern in _qnn_host_patterns():
         found.extend(p for p in sorted((root / "lib").glob(pattern)) if p.is_dir() and p not in found)
     return found
 
