@@ -1,0 +1,277 @@
+// Benchmarks: latency percentiles against batch size and sequence length,
+// median latency per run over time with significant regressions marked, and
+// two runs side by side.  Data: GET /api/benchmark/query (rows of
+// benchmark_results with their run's start time) and GET /api/benchmark/compare
+// (the same comparison `ipfs-accel compare` makes).
+
+import { api } from "./api.js";
+import { historyChart, percentileChart } from "./charts.js";
+import { clear, errorBox, fmtLatency, fmtTime, h, shortId } from "./dom.js";
+
+const HISTORY_RUNS = 20; // consecutive pairs compared for the history chart
+
+function rowsOf(data) {
+  if (Array.isArray(data)) return data;
+  return data?.results || data?.rows || data?.benchmarks || data?.items || [];
+}
+
+function startedAt(row) {
+  const value = row.started_at || row.run_started_at;
+  return value ? new Date(value).getTime() / 1000 : null;
+}
+
+function uniq(values) {
+  return [...new Set(values.filter((v) => v !== null && v !== undefined))];
+}
+
+/** The case a row measures, beyond model and hardware: comparable across runs. */
+function caseKey(row) {
+  return [row.kind || row.name || "", row.dtype || "", row.batch_size ?? "", row.seq_len ?? ""].join("|");
+}
+
+function caseLabel(row) {
+  const parts = [row.kind || row.name || "benchmark"];
+  if (row.dtype) parts.push(row.dtype);
+  if (row.batch_size != null) parts.push(`batch ${row.batch_size}`);
+  if (row.seq_len != null) parts.push(`seq ${row.seq_len}`);
+  return parts.join(" · ");
+}
+
+function median(values) {
+  const s = values.filter((v) => v != null).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function mostCommon(values) {
+  const counts = new Map();
+  for (const v of values) counts.set(v, (counts.get(v) || 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/** Runs in `rows`, oldest first: [{run_id, t}]. */
+function runsOf(rows) {
+  const runs = new Map();
+  for (const row of rows) {
+    if (!runs.has(row.run_id)) runs.set(row.run_id, { run_id: row.run_id, t: startedAt(row) });
+  }
+  return [...runs.values()].sort((a, b) => (a.t ?? 0) - (b.t ?? 0));
+}
+
+/** compare's answer as [{...case, base_s, head_s, change_pct, regression, significant}]. */
+export function comparisons(data) {
+  const list = Array.isArray(data) ? data : data?.cases || data?.comparisons || data?.rows || data?.results || [];
+  return list.map((c) => ({
+    ...c,
+    base_s: c.base_s ?? c.base_median_s ?? c.base?.median_s ?? null,
+    head_s: c.head_s ?? c.head_median_s ?? c.head?.median_s ?? null,
+    change_pct: c.change_pct ?? c.delta_pct ?? c.change ?? null,
+    regression: Boolean(c.regression ?? c.regressed ?? (c.verdict === "regression")),
+    significant: Boolean(c.significant ?? (c.p_value != null ? c.p_value < 0.05 : false)),
+  }));
+}
+
+export function showBench(root) {
+  const controls = h("div", { class: "form-row" });
+  const charts = h("div", { id: "bench-charts", class: "charts" });
+  const history = h("div", { id: "bench-history" });
+  const compare = h("div", { id: "bench-compare" });
+  root.append(
+    h("section", { class: "panel" },
+      h("div", { class: "panel-head" }, h("h2", {}, "Benchmarks")), controls, charts),
+    h("section", { class: "panel" }, h("h2", {}, "History"), history),
+    h("section", { class: "panel" }, h("h2", {}, "Two runs side by side"), compare),
+  );
+
+  let stopped = false;
+  let plots = [];
+  const dispose = () => {
+    for (const p of plots) p.destroy();
+    plots = [];
+  };
+
+  api("/api/benchmark/query").then((data) => {
+    if (stopped) return;
+    const all = rowsOf(data);
+    if (!all.length) {
+      controls.append(h("p", { class: "muted" }, "No benchmark results yet: run benchmark tests (test type 'benchmark')."));
+      return;
+    }
+    const models = uniq(all.map((r) => r.model)).sort();
+    const modelSel = h("select", { id: "bench-model" }, models.map((m) => h("option", { value: m }, m)));
+    const hwSel = h("select", { id: "bench-hardware" });
+    const fillHardware = () => {
+      const hws = uniq(all.filter((r) => r.model === modelSel.value).map((r) => r.hardware));
+      clear(hwSel).append(...hws.map((x) => h("option", { value: x }, x)));
+    };
+    fillHardware();
+    modelSel.addEventListener("change", () => {
+      fillHardware();
+      draw();
+    });
+    hwSel.addEventListener("change", draw);
+    controls.append(h("label", {}, "Model ", modelSel), h("label", {}, "Hardware ", hwSel));
+
+    async function draw() {
+      dispose();
+      clear(charts);
+      clear(history);
+      clear(compare);
+      let rows;
+      try {
+        // the filtered history from the service (all runs of this model on this backend)
+        rows = rowsOf(await api("/api/benchmark/query", { query: { model: modelSel.value, hardware: hwSel.value } }));
+      } catch (err) {
+        charts.append(errorBox(err));
+        return;
+      }
+      if (stopped) return;
+      drawPercentiles(rows);
+      drawHistory(rows);
+      drawCompare(rows);
+    }
+
+    function drawPercentiles(rows) {
+      const runs = runsOf(rows);
+      const latest = runs[runs.length - 1];
+      const mine = rows.filter((r) => r.run_id === latest.run_id);
+      const kind = mostCommon(mine.map((r) => r.kind || r.name || ""));
+      const ofKind = mine.filter((r) => (r.kind || r.name || "") === kind);
+      charts.append(h("p", { class: "muted" },
+        `latest run ${shortId(latest.run_id)} (${fmtTime(latest.t)}), ${kind || "benchmark"}`));
+      for (const [axis, other, label] of [["batch_size", "seq_len", "batch size"], ["seq_len", "batch_size", "sequence length"]]) {
+        // hold the other parameter at its most common value so one line varies one thing
+        const fixed = mostCommon(ofKind.map((r) => r[other]));
+        const points = ofKind
+          .filter((r) => r[other] === fixed && r[axis] != null)
+          .map((r) => ({ x: r[axis], p50: r.median_s, p90: r.p90_s, p99: r.p99_s }));
+        const box = h("div", { class: "chart", dataset: { chart: axis } });
+        charts.append(box);
+        if (new Set(points.map((p) => p.x)).size < 1) {
+          box.append(h("p", { class: "muted" }, `no ${label} data`));
+          continue;
+        }
+        const otherLabel = other === "seq_len" ? "sequence length" : "batch size";
+        plots.push(percentileChart(box, points, label,
+          `Latency vs ${label} (${otherLabel} ${fixed ?? "n/a"})`));
+      }
+    }
+
+    async function drawHistory(rows) {
+      const byCase = new Map();
+      for (const r of rows) {
+        const key = caseKey(r);
+        if (!byCase.has(key)) byCase.set(key, []);
+        byCase.get(key).push(r);
+      }
+      // cases measured in the most runs first: those have a history worth drawing
+      const cases = [...byCase.entries()].sort(
+        (a, b) => uniq(b[1].map((r) => r.run_id)).length - uniq(a[1].map((r) => r.run_id)).length);
+      const caseSel = h("select", { id: "bench-case" },
+        cases.map(([key, list]) => h("option", { value: key }, caseLabel(list[0]))));
+      const box = h("div", { class: "chart", dataset: { chart: "history" } });
+      const note = h("p", { class: "muted" });
+      history.append(h("label", {}, "Case ", caseSel), box, note);
+
+      const regressionsFor = new Map(); // "base>head" -> comparisons
+      async function drawCase() {
+        for (const p of plots.filter((p) => p.root.parentNode === box)) p.destroy();
+        plots = plots.filter((p) => p.root.parentNode !== null);
+        clear(box);
+        const list = byCase.get(caseSel.value) || [];
+        const runs = runsOf(list).slice(-HISTORY_RUNS);
+        const points = runs.map((run) => ({
+          run_id: run.run_id,
+          t: run.t,
+          median: median(list.filter((r) => r.run_id === run.run_id).map((r) => r.median_s)),
+          regression: false,
+        }));
+        // mark what compare calls a significant regression between consecutive runs
+        let failures = 0;
+        for (let i = 1; i < points.length; i += 1) {
+          const pair = `${points[i - 1].run_id}>${points[i].run_id}`;
+          if (!regressionsFor.has(pair)) {
+            try {
+              regressionsFor.set(pair, comparisons(await api("/api/benchmark/compare", {
+                query: { base: points[i - 1].run_id, head: points[i].run_id },
+              })));
+            } catch {
+              failures += 1;
+              regressionsFor.set(pair, []);
+            }
+          }
+          const sample = list.find((r) => r.run_id === points[i].run_id);
+          points[i].regression = regressionsFor.get(pair).some((c) => c.regression && matches(c, sample));
+        }
+        if (stopped) return;
+        const marked = points.filter((p) => p.regression).length;
+        note.textContent = `${points.length} run(s); ${marked} significant regression(s) marked` +
+          (failures ? `; ${failures} comparison(s) unavailable` : "");
+        box.dataset.regressions = String(marked);
+        plots.push(historyChart(box, points.map((p) => ({ ...p, t: p.t ?? 0 })), `Median latency per run: ${caseLabel(list[0])}`));
+      }
+      caseSel.addEventListener("change", drawCase);
+      await drawCase();
+    }
+
+    function drawCompare(rows) {
+      const runs = runsOf(rows);
+      const opts = () => runs.map((r) => h("option", { value: r.run_id }, `${shortId(r.run_id)} · ${fmtTime(r.t)}`));
+      const baseSel = h("select", { id: "compare-base" }, opts());
+      const headSel = h("select", { id: "compare-head" }, opts());
+      baseSel.value = runs[Math.max(0, runs.length - 2)].run_id;
+      headSel.value = runs[runs.length - 1].run_id;
+      const out = h("div", { id: "compare-table" });
+      compare.append(h("div", { class: "form-row" },
+        h("label", {}, "Base ", baseSel), h("label", {}, "Head ", headSel)), out);
+      async function run() {
+        clear(out).append(h("p", { class: "muted" }, "comparing…"));
+        try {
+          const result = comparisons(await api("/api/benchmark/compare", { query: { base: baseSel.value, head: headSel.value } }))
+            .filter((c) => (c.model == null || c.model === modelSel.value) && (c.hardware == null || c.hardware === hwSel.value));
+          clear(out).append(compareTable(result));
+        } catch (err) {
+          clear(out).append(errorBox(err));
+        }
+      }
+      baseSel.addEventListener("change", run);
+      headSel.addEventListener("change", run);
+      run();
+    }
+
+    draw();
+  }).catch((err) => {
+    if (!stopped) controls.append(errorBox(err));
+  });
+
+  return () => {
+    stopped = true;
+    dispose();
+  };
+}
+
+/** Does comparison `c` concern the same case as benchmark row `row`? */
+function matches(c, row) {
+  if (!row) return false;
+  if (c.nodeid && row.nodeid && c.nodeid !== row.nodeid) return false;
+  for (const key of ["model", "hardware", "batch_size", "seq_len", "dtype", "kind"]) {
+    if (c[key] != null && row[key] != null && c[key] !== row[key]) return false;
+  }
+  return true;
+}
+
+function compareTable(list) {
+  if (!list.length) return h("p", { class: "muted" }, "No benchmark in common between these runs.");
+  const longest = Math.max(...list.flatMap((c) => [c.base_s || 0, c.head_s || 0]));
+  const bar = (value, cls) => h("span", { class: `hbar ${cls}`, style: `width:${longest ? (100 * (value || 0)) / longest : 0}%` });
+  return h("table", { class: "grid compare" },
+    h("thead", {}, h("tr", {}, ["case", "base median", "head median", "", "change", "verdict"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, list.map((c) => h("tr", { class: c.regression ? "regression" : c.significant ? "significant" : "" },
+      h("td", {}, h("code", {}, c.name || c.nodeid || ""), h("div", { class: "muted" }, caseLabel(c))),
+      h("td", { class: "num" }, fmtLatency(c.base_s)),
+      h("td", { class: "num" }, fmtLatency(c.head_s)),
+      h("td", { class: "bars" }, bar(c.base_s, "base"), bar(c.head_s, "head")),
+      h("td", { class: "num" }, c.change_pct == null ? "" : `${c.change_pct > 0 ? "+" : ""}${Number(c.change_pct).toFixed(1)}%`),
+      h("td", {}, c.verdict || (c.regression ? "regression" : c.significant ? "significant" : "no significant change"))))));
+}
