@@ -1,0 +1,300 @@
+"""Statistical comparison of the benchmarks of two runs.
+
+Cases are matched by node id.  For each pair: the change of the median and of
+p90 (time per call: lower is better), of the throughput (higher is better),
+and a two-sided Mann-Whitney U test on the raw samples.  A case is a
+*regression* only when the test is significant (p < alpha) **and** the median
+got slower by more than the threshold: significance alone flags harmless
+shifts once there are thousands of samples, and a threshold alone flags noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_THRESHOLD_PCT = 10.0
+DEFAULT_ALPHA = 0.01
+
+
+@dataclass
+class CaseData:
+    """One benchmark case of one run, with its raw samples (seconds per call)."""
+
+    nodeid: str
+    name: str | None = None
+    model: str | None = None
+    hardware: str | None = None
+    median_s: float | None = None
+    p90_s: float | None = None
+    throughput: float | None = None
+    throughput_unit: str | None = None
+    samples: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], samples: Sequence[float] = ()) -> CaseData:
+        return cls(
+            nodeid=row["nodeid"],
+            name=row.get("name"),
+            model=row.get("model"),
+            hardware=row.get("hardware"),
+            median_s=row.get("median_s"),
+            p90_s=row.get("p90_s"),
+            throughput=row.get("throughput"),
+            throughput_unit=row.get("throughput_unit"),
+            samples=list(samples),
+        )
+
+
+@dataclass
+class CaseComparison:
+    """How one case changed from BASE to HEAD."""
+
+    nodeid: str
+    model: str | None
+    hardware: str | None
+    verdict: str  # regression improvement unchanged new missing
+    base_median_s: float | None = None
+    head_median_s: float | None = None
+    median_change_pct: float | None = None  # + is slower
+    base_p90_s: float | None = None
+    head_p90_s: float | None = None
+    p90_change_pct: float | None = None  # + is slower
+    base_throughput: float | None = None
+    head_throughput: float | None = None
+    throughput_change_pct: float | None = None  # + is faster
+    throughput_unit: str | None = None
+    p_value: float | None = None
+    significant: bool | None = None
+    base_rounds: int = 0
+    head_rounds: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Two-sided Mann-Whitney U test: (U of ``x``, p-value).
+
+    Normal approximation with tie correction and continuity correction (what
+    ``scipy.stats.mannwhitneyu(method="asymptotic")`` computes); good for the
+    sample sizes benchmarks produce (it is conservative below ~8 per side).
+    """
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann-Whitney U needs samples on both sides")
+    pooled = sorted([(float(v), 0) for v in x] + [(float(v), 1) for v in y])
+    n = n1 + n2
+    rank_sum_x = 0.0
+    tie_term = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
+            j += 1
+        average_rank = (i + j) / 2 + 1  # ranks are 1-based
+        ties = j - i + 1
+        if ties > 1:
+            tie_term += ties**3 - ties
+        rank_sum_x += average_rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
+        i = j + 1
+    u_x = rank_sum_x - n1 * (n1 + 1) / 2
+    mean_u = n1 * n2 / 2
+    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
+    if variance <= 0:
+        return u_x, 1.0  # every value equal: no evidence of any difference
+    deviation = u_x - mean_u
+    z = (abs(deviation) - 0.5) / math.sqrt(variance) if abs(deviation) >= 0.5 else 0.0
+    return u_x, min(1.0, math.erfc(z / math.sqrt(2)))
+
+
+def _change_pct(base: float | None, head: float | None) -> float | None:
+    if base is None or head is None or base == 0:
+        return None
+    return (head - base) / base * 100.0
+
+
+def compare_cases(
+    base: Mapping[str, CaseData],
+    head: Mapping[str, CaseData],
+    *,
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[CaseComparison]:
+    """Compare every case of ``head`` with the same node id in ``base`` (and list missing ones)."""
+    results: list[CaseComparison] = []
+    for nodeid in sorted(set(base) | set(head)):
+        b, h = base.get(nodeid), head.get(nodeid)
+        ref = h or b
+        assert ref is not None
+        if b is None or h is None:
+            results.append(
+                CaseComparison(
+                    nodeid=nodeid, model=ref.model, hardware=ref.hardware,
+                    verdict="new" if b is None else "missing",
+                    base_median_s=b.median_s if b else None,
+                    head_median_s=h.median_s if h else None,
+                    base_rounds=len(b.samples) if b else 0,
+                    head_rounds=len(h.samples) if h else 0,
+                )
+            )
+            continue
+        median_change = _change_pct(b.median_s, h.median_s)
+        p_value = None
+        if b.samples and h.samples:
+            _, p_value = mann_whitney_u(b.samples, h.samples)
+        significant = None if p_value is None else p_value < alpha
+        verdict = "unchanged"
+        if significant and median_change is not None:
+            if median_change > threshold_pct:
+                verdict = "regression"
+            elif median_change < -threshold_pct:
+                verdict = "improvement"
+        results.append(
+            CaseComparison(
+                nodeid=nodeid,
+                model=h.model or b.model,
+                hardware=h.hardware or b.hardware,
+                verdict=verdict,
+                base_median_s=b.median_s,
+                head_median_s=h.median_s,
+                median_change_pct=median_change,
+                base_p90_s=b.p90_s,
+                head_p90_s=h.p90_s,
+                p90_change_pct=_change_pct(b.p90_s, h.p90_s),
+                base_throughput=b.throughput,
+                head_throughput=h.throughput,
+                throughput_change_pct=_change_pct(b.throughput, h.throughput)
+                if b.throughput_unit == h.throughput_unit
+                else None,
+                throughput_unit=h.throughput_unit,
+                p_value=p_value,
+                significant=significant,
+                base_rounds=len(b.samples),
+                head_rounds=len(h.samples),
+            )
+        )
+    return results
+
+
+def regressions(comparisons: Iterable[CaseComparison]) -> list[CaseComparison]:
+    return [c for c in comparisons if c.verdict == "regression"]
+
+
+# ----------------------------------------------------------------------------- store access
+
+
+def load_cases(con, run_id: str) -> dict[str, CaseData]:
+    """The benchmark cases of ``run_id`` with their raw samples, keyed by node id."""
+    from pytest_ipfs_accel.store import fetch_dicts
+
+    rows = fetch_dicts(
+        con,
+        "SELECT nodeid, name, model, hardware, median_s, p90_s, throughput, throughput_unit "
+        "FROM benchmark_results WHERE run_id = ?",
+        [run_id],
+    )
+    samples: dict[str, list[float]] = {}
+    for nodeid, seconds in con.execute(
+        "SELECT nodeid, seconds FROM benchmark_samples WHERE run_id = ? ORDER BY nodeid, round",
+        [run_id],
+    ).fetchall():
+        samples.setdefault(nodeid, []).append(seconds)
+    return {row["nodeid"]: CaseData.from_row(row, samples.get(row["nodeid"], ())) for row in rows}
+
+
+def resolve_baseline(con, ref: str, exclude: str | None) -> str | None:
+    """The run id ``ref`` names for the in-pytest gate.
+
+    ``latest``/``previous`` mean the latest/second-latest run *with benchmarks*
+    other than ``exclude`` (the running session); None when there is none yet.
+    Anything else goes through :func:`pytest_ipfs_accel.store.resolve_run_id`.
+    """
+    from pytest_ipfs_accel.store import resolve_run_id
+
+    if ref not in ("latest", "previous"):
+        return resolve_run_id(con, ref)
+    row = con.execute(
+        "SELECT r.run_id FROM runs r WHERE r.run_id IS DISTINCT FROM ? "
+        "AND EXISTS (SELECT 1 FROM benchmark_results b WHERE b.run_id = r.run_id) "
+        "ORDER BY r.started_at DESC NULLS LAST LIMIT 1 OFFSET ?",
+        [exclude, 1 if ref == "previous" else 0],
+    ).fetchone()
+    return row[0] if row else None
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}%"
+
+
+def _fmt_p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+COLUMNS = ("case", "base median", "head median", "median", "p90", "throughput", "p", "verdict")
+
+
+def table_rows(comparisons: Sequence[CaseComparison]) -> list[tuple[str, ...]]:
+    from pytest_ipfs_accel.bench.summary import fmt_time
+
+    rows = []
+    for c in comparisons:
+        rows.append(
+            (
+                c.nodeid,
+                fmt_time(c.base_median_s),
+                fmt_time(c.head_median_s),
+                _fmt_pct(c.median_change_pct),
+                _fmt_pct(c.p90_change_pct),
+                _fmt_pct(c.throughput_change_pct),
+                _fmt_p(c.p_value),
+                c.verdict.upper() if c.verdict == "regression" else c.verdict,
+            )
+        )
+    return rows
+
+
+def render(
+    comparisons: Sequence[CaseComparison],
+    fmt: str = "table",
+    *,
+    base: str = "BASE",
+    head: str = "HEAD",
+    threshold_pct: float = DEFAULT_THRESHOLD_PCT,
+    alpha: float = DEFAULT_ALPHA,
+) -> str:
+    """The comparison as ``table`` (aligned text), ``markdown`` or ``json``."""
+    from pytest_ipfs_accel.bench.summary import format_markdown, format_table
+
+    if fmt == "json":
+        import json
+
+        return json.dumps(
+            {
+                "base": base,
+                "head": head,
+                "threshold_pct": threshold_pct,
+                "alpha": alpha,
+                "regressions": len(regressions(comparisons)),
+                "cases": [c.as_dict() for c in comparisons],
+            },
+            indent=2,
+        )
+    legend = (
+        f"{base} -> {head}: change of median and p90 time per call (+ is slower), of throughput "
+        f"(+ is faster); p: two-sided Mann-Whitney U on raw samples; regression = p < {alpha:g} "
+        f"and median slower by more than {threshold_pct:g}%"
+    )
+    rows = table_rows(comparisons)
+    if fmt == "markdown":
+        return legend + "\n\n" + format_markdown(COLUMNS, rows)
+    if fmt == "table":
+        return legend + "\n" + format_table(COLUMNS, rows)
+    raise ValueError(f"unknown format {fmt!r}; use table, json or markdown")

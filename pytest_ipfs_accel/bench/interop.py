@@ -1,0 +1,97 @@
+"""pytest-benchmark interop: record its ``benchmark`` fixture's results; add fingerprints to machine_info.
+
+Registered only when pytest-benchmark is loaded, so nothing here needs it
+installed.  Its results travel exactly like ``ipfs_bench``'s: a
+``("ipfs_accel.bench", payload)`` user property with ``source="pytest-benchmark"``.
+pytest-benchmark switches itself off under xdist; then there is nothing to record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, json_safe
+from pytest_ipfs_accel.bench.stats import summarize
+
+SOURCE = "pytest-benchmark"
+
+
+def register_if_active(config: pytest.Config) -> None:
+    """Register :class:`PytestBenchmarkInterop` when pytest-benchmark's plugin is loaded."""
+    if config.pluginmanager.has_plugin("benchmark"):
+        config.pluginmanager.register(PytestBenchmarkInterop(config), "ipfs_accel.bench.pytest_benchmark")
+
+
+def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | None:
+    """The payload for a used pytest-benchmark fixture, or None if it measured nothing."""
+    metadata = getattr(fixture, "stats", None)
+    stats = getattr(metadata, "stats", None)
+    data = list(getattr(stats, "data", None) or ())
+    if not data or getattr(fixture, "has_error", False):
+        return None
+    from pytest_ipfs_accel.bench.plugin import _device
+
+    hw = item.funcargs.get("ipfs_hw") if hasattr(item, "funcargs") else None
+    backend, _, device_name = _device(hw)
+    s = summarize(data)
+    options = dict(getattr(metadata, "options", {}) or {})
+    timer = options.get("timer")
+    timer_name = getattr(timer, "__name__", None) or getattr(timer, "name", None) or str(timer)
+    extra = dict(getattr(fixture, "extra_info", {}) or {})
+    extra["pytest_benchmark"] = {
+        "group": getattr(fixture, "group", None),
+        "options": {k: v if isinstance(v, (int, float, str, bool, type(None))) else str(v)
+                    for k, v in options.items()},
+    }
+    return {
+        "name": getattr(fixture, "name", item.name),
+        "hardware": backend,
+        "device": device_name,
+        "kind": "forward",
+        "timer": f"pytest-benchmark:{timer_name}",
+        "rounds": s.rounds,
+        "iterations": getattr(metadata, "iterations", 1),
+        "warmup": int(bool(options.get("warmup"))),
+        "mean_s": s.mean_s, "median_s": s.median_s, "p90_s": s.p90_s, "p95_s": s.p95_s,
+        "p99_s": s.p99_s, "min_s": s.min_s, "max_s": s.max_s, "stddev_s": s.stddev_s,
+        "iqr_s": s.iqr_s, "outliers": s.outliers,
+        "wall_median_s": s.median_s,
+        "throughput": 1.0 / s.median_s if s.median_s > 0 else None,
+        "throughput_unit": "calls/s",
+        "tokens_per_s": None,
+        "peak_memory_bytes": None,
+        "source": SOURCE,
+        "extra_info": json_safe(extra),
+        "samples": data,
+    }
+
+
+class PytestBenchmarkInterop:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        # before the report is made: it copies user_properties
+        if call.when == "call" and hasattr(item, "funcargs"):
+            fixture = item.funcargs.get("benchmark")
+            if fixture is not None:
+                payload = payload_from_fixture(fixture, item)
+                if payload is not None:
+                    item.user_properties.append((USER_PROPERTY, payload))
+        yield
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:
+        """Add the device fingerprints of the session's selected backends."""
+        machine_info["ipfs_accel"] = {"hardware": session_fingerprints(config)}
+
+
+def session_fingerprints(config: pytest.Config) -> dict[str, Any]:
+    """Fingerprints of the backends ``--ipfs-hw`` selected (detection is cached per session)."""
+    from pytest_ipfs_accel.plugin import get_registry, get_selection
+
+    registry = get_registry(config)
+    return {name: registry.detect(name).fingerprint() for name in get_selection(config).names}

@@ -1,0 +1,248 @@
+"""The benchmark half of the plugin: options, the ``ipfs_bench`` fixture, summary, JSON, gate.
+
+Loaded by ``pytest_ipfs_accel.plugin`` through ``pytest_plugins``.  Module-level
+hooks parse options and decide; :class:`BenchSession` (registered only on the
+process that owns the session's output, never on an xdist worker) collects the
+session's benchmark results from the call reports, prints the summary table,
+writes ``--ipfs-bench-json`` and runs the ``--ipfs-compare`` gate.
+pytest-benchmark interop (:mod:`.interop`) is registered only when
+pytest-benchmark itself is active.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, IpfsBench
+from pytest_ipfs_accel.bench.timing import Settings
+
+PROP_HARDWARE = "ipfs_accel.hardware"
+PROP_MODEL = "ipfs_accel.model"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """The parsed benchmark options of a session."""
+
+    settings: Settings
+    disabled: bool
+    json_path: Path | None
+    compare_base: str | None
+    compare_fail_pct: float
+    compare_alpha: float
+
+
+OPTIONS_KEY = pytest.StashKey[BenchOptions]()
+SESSION_KEY = pytest.StashKey["BenchSession"]()
+
+_DEFAULTS = Settings()
+
+#: option -> (type, default, metavar, help)
+_OPTIONS: dict[str, tuple[type, Any, str | None, str]] = {
+    "--ipfs-bench-max-time": (
+        float, _DEFAULTS.max_time, "SECONDS",
+        "time budget of a benchmark's timed rounds (they also run at least min-rounds times)",
+    ),
+    "--ipfs-bench-min-rounds": (int, _DEFAULTS.min_rounds, "N", "minimum number of timed rounds"),
+    "--ipfs-bench-max-rounds": (
+        int, _DEFAULTS.max_rounds, "N",
+        "maximum number of timed rounds (raw samples stored per benchmark)",
+    ),
+    "--ipfs-bench-min-time": (
+        float, _DEFAULTS.min_time, "SECONDS",
+        "minimum duration of one round; short calls are repeated within a round to reach it",
+    ),
+    "--ipfs-bench-warmup": (
+        int, _DEFAULTS.warmup, "N", "untimed warm-up rounds after calibration",
+    ),
+    "--ipfs-bench-precision": (
+        float, _DEFAULTS.precision, "FRACTION",
+        "stop early once the 95%% confidence half-width of the mean is within this fraction "
+        "of it (0: off)",
+    ),
+    "--ipfs-compare-fail": (
+        float, 10.0, "PCT",
+        "with --ipfs-compare: fail on a statistically significant slowdown of the median "
+        "beyond PCT percent",
+    ),
+    "--ipfs-compare-alpha": (
+        float, 0.01, "P", "with --ipfs-compare: significance level of the Mann-Whitney U test",
+    ),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ipfs-accel-bench", "pytest-ipfs-accel: benchmarks (ipfs_bench)")
+
+    def add(option: str, help: str, **kwargs: Any) -> None:
+        ini = option.lstrip("-").replace("-", "_")
+        group.addoption(option, dest=ini, help=help + f" (ini: {ini})", **kwargs)
+        ini_type = "bool" if kwargs.get("action") == "store_true" else "string"
+        parser.addini(ini, help.replace("%%", "%"), type=ini_type)
+
+    for option, (_, default, metavar, help_text) in _OPTIONS.items():
+        add(option, f"{help_text}; default {default}", metavar=metavar)
+    add("--ipfs-bench-disable", "run each ipfs_bench callable once, untimed", action="store_true")
+    add(
+        "--ipfs-bench-json",
+        "write the session's benchmarks as pytest-benchmark JSON to PATH",
+        metavar="PATH",
+    )
+    add(
+        "--ipfs-compare",
+        "compare this session's benchmarks with run BASE of the results database "
+        "(a run id, or latest/previous: the latest/second-latest earlier run with benchmarks) "
+        "and fail the session on a significant regression",
+        metavar="BASE",
+    )
+
+
+def _raw(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value in (None, False):
+        value = config.getini(name)
+    return value if value not in ("", [], None) else None
+
+
+def _number(config: pytest.Config, option: str) -> Any:
+    kind, default, _, _ = _OPTIONS[option]
+    name = option.lstrip("-").replace("-", "_")
+    value = _raw(config, name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        what = "an integer" if kind is int else "a number"
+        raise pytest.UsageError(f"{option}={value}: expected {what}") from None
+
+
+def parse_options(config: pytest.Config) -> BenchOptions:
+    """Read and validate the benchmark options (``pytest.UsageError`` says what to fix)."""
+    try:
+        settings = Settings(
+            max_time=_number(config, "--ipfs-bench-max-time"),
+            min_rounds=_number(config, "--ipfs-bench-min-rounds"),
+            max_rounds=_number(config, "--ipfs-bench-max-rounds"),
+            min_time=_number(config, "--ipfs-bench-min-time"),
+            warmup=_number(config, "--ipfs-bench-warmup"),
+            precision=_number(config, "--ipfs-bench-precision"),
+        )
+    except ValueError as exc:
+        raise pytest.UsageError(f"ipfs-accel benchmark options: {exc}") from None
+    fail_pct = _number(config, "--ipfs-compare-fail")
+    if fail_pct < 0:
+        raise pytest.UsageError(f"--ipfs-compare-fail={fail_pct}: expected a percentage >= 0")
+    alpha = _number(config, "--ipfs-compare-alpha")
+    if not 0 < alpha < 1:
+        raise pytest.UsageError(f"--ipfs-compare-alpha={alpha}: expected a probability in (0, 1)")
+    json_path = _raw(config, "ipfs_bench_json")
+    compare_base = _raw(config, "ipfs_compare")
+    if compare_base is not None and _raw(config, "ipfs_no_db"):
+        raise pytest.UsageError(
+            "--ipfs-compare needs the results database for its baseline; drop --ipfs-no-db"
+        )
+    return BenchOptions(
+        settings=settings,
+        disabled=bool(_raw(config, "ipfs_bench_disable")),
+        json_path=Path(json_path).expanduser().absolute() if json_path else None,
+        compare_base=str(compare_base) if compare_base is not None else None,
+        compare_fail_pct=float(fail_pct),
+        compare_alpha=float(alpha),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = parse_options(config)
+    config.stash[OPTIONS_KEY] = options
+    from pytest_ipfs_accel.bench import interop
+
+    interop.register_if_active(config)
+    if hasattr(config, "workerinput"):
+        return  # workers send their results with the reports; the controller reports them
+    from pytest_ipfs_accel.bench.session import BenchSession
+
+    session = BenchSession(config, options)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "ipfs_accel.bench.session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+        del config.stash[SESSION_KEY]
+
+
+def cpu_name() -> str | None:
+    """The host CPU's model name (without importing torch)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or None
+
+
+def _device(hw: Any) -> tuple[str, str | None, str | None]:
+    """(backend, torch device, device name) of a ``Hardware`` (None: the host CPU)."""
+    if hw is None:
+        return "cpu", None, cpu_name()
+    torch_device = getattr(hw, "torch_device", None)
+    devices = getattr(hw, "devices", ()) or ()
+    index = 0
+    if torch_device and ":" in torch_device:
+        try:
+            index = int(torch_device.rsplit(":", 1)[1])
+        except ValueError:
+            index = 0
+    name = None
+    if devices:
+        device = devices[index] if index < len(devices) else devices[0]
+        name = getattr(device, "name", None)
+    return str(getattr(hw, "name", hw)), torch_device, name or torch_device
+
+
+@pytest.fixture
+def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
+    """Time a callable on this test's hardware: ``ipfs_bench(fn, *args, **kwargs)`` -> fn's result.
+
+    The hardware is the test's ``ipfs_hw`` when it uses that fixture, else the CPU.
+    See docs/benchmarks.md.
+    """
+    options = request.config.stash[OPTIONS_KEY]
+    hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
+    backend, torch_device, device_name = _device(hw)
+    return IpfsBench(
+        name=request.node.name,
+        user_properties=request.node.user_properties,
+        settings=options.settings,
+        backend=backend,
+        torch_device=torch_device,
+        device_name=device_name,
+        disabled=options.disabled,
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Finish the payload before the call report copies ``user_properties``.
+
+    ``set_case``/``extra_info`` may change until the test returns, and the
+    payload must be plain data before xdist serializes the report.
+    """
+    if call.when == "call":
+        bench = getattr(item, "funcargs", {}).get("ipfs_bench")
+        if isinstance(bench, IpfsBench):
+            bench.finalize()
+    yield
+
+
+__all__ = ["USER_PROPERTY", "PROP_HARDWARE", "PROP_MODEL", "ipfs_bench", "parse_options"]

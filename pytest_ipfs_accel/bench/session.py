@@ -1,0 +1,193 @@
+"""The controller's view of a session's benchmarks: summary table, JSON file, regression gate.
+
+Registered only where the session's output is owned (never on an xdist
+worker).  It reads results from the call reports, so ``-n 0`` and ``-n N``
+take the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_ipfs_accel.bench.fixture import USER_PROPERTY
+
+PROP_HARDWARE = "ipfs_accel.hardware"
+PROP_MODEL = "ipfs_accel.model"
+
+
+@dataclass
+class GateOutcome:
+    base: str | None
+    head: str | None
+    comparisons: list[Any] = field(default_factory=list)
+    error: str | None = None  # the gate could not run; why
+    note: str | None = None  # the gate had nothing to compare with
+
+    @property
+    def regressions(self) -> list[Any]:
+        return [c for c in self.comparisons if c.verdict == "regression"]
+
+
+class BenchSession:
+    def __init__(self, config: pytest.Config, options: Any) -> None:
+        self.config = config
+        self.options = options
+        self.results: list[dict[str, Any]] = []
+        self.gate: GateOutcome | None = None
+        self.json_error: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        props = dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
+        payload = props.get(USER_PROPERTY)
+        if not isinstance(payload, dict):
+            return
+        self.results.append(
+            {
+                **payload,
+                "nodeid": report.nodeid,
+                "model": props.get(PROP_MODEL),
+                "hardware": props.get(PROP_HARDWARE) or payload.get("hardware"),
+            }
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # trylast: the recorder has flushed this run's rows (its sessionfinish is tryfirst)
+        if self.options.json_path is not None:
+            self._write_json()
+        if self.options.compare_base is not None:
+            self.gate = self._run_gate()
+            if self.gate.error is not None and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            elif self.gate.regressions and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                self._mark_run_failed()
+
+    # ------------------------------------------------------------------ JSON
+
+    def _write_json(self) -> None:
+        from pytest_ipfs_accel import metadata
+        from pytest_ipfs_accel.bench import pbjson
+        from pytest_ipfs_accel.bench.interop import session_fingerprints
+
+        try:
+            fingerprints = session_fingerprints(self.config)
+        except Exception as exc:  # a broken detector must not lose the JSON
+            fingerprints = {"error": f"{type(exc).__name__}: {exc}"}
+        git = metadata.git_info(self.config.rootpath)
+        entries = [
+            pbjson.benchmark_entry(
+                {**r, "group": f"{r.get('model') or '-'} @ {r.get('hardware') or '-'}"},
+                r.get("samples") or (),
+            )
+            for r in sorted(self.results, key=lambda r: r["nodeid"])
+        ]
+        doc = pbjson.document(
+            entries,
+            machine=pbjson.machine_info(fingerprints),
+            commit=pbjson.commit_info(git["git_commit"], git["git_branch"], git["git_dirty"],
+                                      self.config.rootpath.name),
+        )
+        from pytest_ipfs_accel.plugin import get_run_id
+
+        doc["machine_info"].setdefault("ipfs_accel", {})["run_id"] = get_run_id(self.config)
+        try:
+            pbjson.write(doc, self.options.json_path)
+        except OSError as exc:
+            self.json_error = f"cannot write {self.options.json_path}: {exc.strerror or exc}"
+
+    # ------------------------------------------------------------------ gate
+
+    def _run_gate(self) -> GateOutcome:
+        from pytest_ipfs_accel.bench import compare
+        from pytest_ipfs_accel.plugin import get_run_id, get_store
+        from pytest_ipfs_accel.store import StoreError
+
+        ref = self.options.compare_base
+        run_id = get_run_id(self.config)
+        con = get_store(self.config)
+        if con is None:
+            return GateOutcome(ref, run_id, error="the results database is not available, so there is no baseline")
+        try:
+            base_id = compare.resolve_baseline(con, ref, exclude=run_id)
+        except StoreError as exc:
+            return GateOutcome(ref, run_id, error=str(exc))
+        if base_id is None:
+            return GateOutcome(ref, run_id, note=f"no earlier run with benchmarks to compare with ({ref}); nothing gated")
+        base_cases = compare.load_cases(con, base_id)
+        head_cases = {
+            r["nodeid"]: compare.CaseData.from_row(r, r.get("samples") or ()) for r in self.results
+        }
+        comparisons = compare.compare_cases(
+            base_cases, head_cases,
+            threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
+        )
+        return GateOutcome(base_id, run_id, comparisons=comparisons)
+
+    def _mark_run_failed(self) -> None:
+        """The runs row was written before the gate decided; make it tell the truth."""
+        from pytest_ipfs_accel.plugin import get_run_id, get_store
+
+        con = get_store(self.config)
+        if con is None:
+            return
+        try:
+            con.execute(
+                "UPDATE runs SET status = 'failed', exit_status = ? WHERE run_id = ?",
+                [int(pytest.ExitCode.TESTS_FAILED), get_run_id(self.config)],
+            )
+        except Exception:  # the gate's verdict stands even if the row cannot be amended
+            pass
+
+    # ------------------------------------------------------------------ terminal
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from pytest_ipfs_accel.bench.summary import session_summary
+
+        tr = terminalreporter
+        if self.results:
+            tr.section("ipfs-accel benchmarks", sep="-", bold=True)
+            for line in session_summary(self.results):
+                tr.write_line(line)
+            timers = sorted({r.get("timer") or "?" for r in self.results})
+            tr.write_line(f"time per call; timers: {', '.join(timers)}")
+        if self.options.json_path is not None:
+            if self.json_error:
+                tr.write_line(f"ipfs-accel: benchmark JSON NOT written: {self.json_error}", red=True)
+            else:
+                tr.write_line(f"benchmark JSON (pytest-benchmark format): {self.options.json_path}")
+        if self.gate is not None:
+            self._print_gate(tr)
+
+    def _print_gate(self, tr: Any) -> None:
+        from pytest_ipfs_accel.bench import compare
+
+        gate = self.gate
+        assert gate is not None
+        tr.section("ipfs-accel benchmark comparison", sep="-", bold=True)
+        if gate.error:
+            tr.write_line(f"--ipfs-compare={self.options.compare_base}: {gate.error}", red=True)
+            return
+        if gate.note:
+            tr.write_line(f"--ipfs-compare: {gate.note}", yellow=True)
+            return
+        text = compare.render(
+            gate.comparisons, "table", base=str(gate.base), head=str(gate.head),
+            threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
+        )
+        for line in text.splitlines():
+            tr.write_line(line)
+        count = len(gate.regressions)
+        if count:
+            tr.write_line(
+                f"FAILED: {count} significant benchmark regression(s) beyond "
+                f"{self.options.compare_fail_pct:g}% against run {gate.base}",
+                red=True, bold=True,
+            )
+        else:
+            tr.write_line(f"no significant regression beyond {self.options.compare_fail_pct:g}% against run {gate.base}", green=True)

@@ -1,0 +1,402 @@
+"""Timers per device and the measurement loop (priming, calibration, warm-up, rounds).
+
+Every sample is *seconds per call*: a round runs the callable ``iterations``
+times between two timestamps and its time is divided by ``iterations``.  For
+short callables the iterations per round are calibrated so that a round lasts
+at least ``min_time`` (and many times the timer's own overhead), which keeps the
+timer's resolution and the cost of reading it out of the figures.
+
+On CUDA (and ROCm, which torch drives through the same API) the primary timer is
+a pair of CUDA events around each round, recorded on the current stream, with
+the device synchronized before the round starts and after it ends; the wall time
+of the same round is kept too.  XPU and MPS synchronize their device around a
+``perf_counter`` round.  Setup code never runs inside a round, and nothing in
+the timed region frees or resets the allocator.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any, Protocol
+
+_perf_counter = time.perf_counter
+
+
+class Timer(Protocol):
+    """Times one round: ``run_round(body)`` returns (timer seconds, wall seconds, body's result)."""
+
+    name: str
+    resolution: float  # the smallest interval the timer can tell apart, seconds
+
+    def run_round(self, body: Callable[[], Any]) -> tuple[float, float, Any]: ...
+
+
+def _measure_perf_counter_resolution(tries: int = 2000) -> float:
+    """The smallest non-zero step between two perf_counter reads (its effective resolution).
+
+    ``time.get_clock_info`` reports the clock's nominal 1 ns on Linux, but a read
+    costs tens of nanoseconds; that cost is what limits short rounds.
+    """
+    best = math.inf
+    for _ in range(tries):
+        t0 = _perf_counter()
+        t1 = _perf_counter()
+        while t1 == t0:
+            t1 = _perf_counter()
+        best = min(best, t1 - t0)
+    return best
+
+
+_RESOLUTION: float | None = None
+
+
+def perf_counter_resolution() -> float:
+    """The (cached) effective resolution of ``time.perf_counter``."""
+    global _RESOLUTION
+    if _RESOLUTION is None:
+        _RESOLUTION = _measure_perf_counter_resolution()
+    return _RESOLUTION
+
+
+class PerfCounterTimer:
+    """Host wall-clock timer for work that is finished when the call returns (CPU)."""
+
+    name = "perf_counter"
+
+    def __init__(self) -> None:
+        self.resolution = perf_counter_resolution()
+
+    def run_round(self, body: Callable[[], Any]) -> tuple[float, float, Any]:
+        t0 = _perf_counter()
+        result = body()
+        t1 = _perf_counter()
+        return t1 - t0, t1 - t0, result
+
+
+class SyncTimer:
+    """``perf_counter`` around a round, with the device synchronized on both sides (XPU, MPS)."""
+
+    def __init__(self, name: str, synchronize: Callable[[], None]) -> None:
+        self.name = name
+        self._synchronize = synchronize
+        self.resolution = perf_counter_resolution()
+
+    def run_round(self, body: Callable[[], Any]) -> tuple[float, float, Any]:
+        sync = self._synchronize
+        sync()  # queued work from before the round must not be billed to it
+        t0 = _perf_counter()
+        result = body()
+        sync()  # the round is over only when the device is done
+        t1 = _perf_counter()
+        return t1 - t0, t1 - t0, result
+
+
+class CudaEventTimer:
+    """CUDA events on the current stream around a round, plus the round's wall time.
+
+    The events are created before the round (creating them is not free), the
+    device is synchronized before the start event so earlier work does not leak
+    into the round, and after the end event so the round's wall time covers all
+    the work it queued (also on other streams).
+    """
+
+    name = "cuda_event"
+    resolution = 0.5e-6  # CUDA documents event timing resolution of about half a microsecond
+
+    def __init__(self, device: str = "cuda") -> None:
+        import torch
+
+        self._torch = torch
+        self._device = torch.device(device)
+        if self._device.index is None:
+            self._device = torch.device("cuda", torch.cuda.current_device())
+
+    def run_round(self, body: Callable[[], Any]) -> tuple[float, float, Any]:
+        torch = self._torch
+        with torch.cuda.device(self._device):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            stream = torch.cuda.current_stream()
+            torch.cuda.synchronize()
+            w0 = _perf_counter()
+            start.record(stream)
+            result = body()
+            end.record(stream)
+            torch.cuda.synchronize()
+            w1 = _perf_counter()
+            device_s = start.elapsed_time(end) / 1000.0  # elapsed_time is in milliseconds
+        return device_s, w1 - w0, result
+
+
+def timer_for(torch_device: str | None) -> Timer:
+    """The right timer for a torch device string (``None``/``cpu``/non-torch: perf_counter)."""
+    if not torch_device or torch_device.startswith("cpu"):
+        return PerfCounterTimer()
+    if torch_device.startswith("cuda"):
+        return CudaEventTimer(torch_device)
+    if torch_device.startswith("xpu"):
+        import torch
+
+        return SyncTimer("perf_counter+xpu_sync", torch.xpu.synchronize)
+    if torch_device.startswith("mps"):
+        import torch
+
+        return SyncTimer("perf_counter+mps_sync", torch.mps.synchronize)
+    # Backends whose calls return finished work (openvino, ...) are timed on the host.
+    return PerfCounterTimer()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how precisely to measure.
+
+    Rounds continue until ``rounds >= min_rounds`` and either ``max_time`` of
+    timed rounds has passed or the 95% confidence half-width of the mean is
+    within ``precision`` (a fraction; 0 disables it), and never beyond
+    ``max_rounds``.  A round lasts at least ``min_time`` seconds and at least
+    ``max_time / max_rounds`` (so the budget is not spent on a flood of tiny rounds).
+    """
+
+    max_time: float = 1.0
+    min_rounds: int = 5
+    max_rounds: int = 10_000
+    min_time: float = 20e-6
+    warmup: int = 2  # warm-up rounds, after calibration, with the calibrated iterations
+    precision: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.max_time > 0:
+            raise ValueError(f"max time must be > 0 seconds, got {self.max_time}")
+        if self.min_rounds < 1:
+            raise ValueError(f"min rounds must be >= 1, got {self.min_rounds}")
+        if self.max_rounds < self.min_rounds:
+            raise ValueError(
+                f"max rounds ({self.max_rounds}) must be >= min rounds ({self.min_rounds})"
+            )
+        if self.min_time < 0:
+            raise ValueError(f"min time must be >= 0 seconds, got {self.min_time}")
+        if self.warmup < 0:
+            raise ValueError(f"warm-up rounds must be >= 0, got {self.warmup}")
+        if not 0 <= self.precision < 1:
+            raise ValueError(f"precision must be a fraction in [0, 1), got {self.precision}")
+
+
+@dataclass
+class Measurement:
+    """Raw result of a measurement."""
+
+    samples: list[float]  # seconds per call, one per round, in round order
+    wall_samples: list[float]  # the same rounds' wall time per call
+    iterations: int
+    warmup_rounds: int
+    timer: str
+    result: Any = None
+    elapsed_s: float = 0.0  # wall time of the timed rounds together
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def make_loop(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Callable[[int], None]:
+    """A callable running ``fn(*args, **kwargs)`` n times with the least overhead per call.
+
+    The argument-free case avoids argument unpacking, and ``itertools.repeat``
+    is the cheapest loop counter Python has, so an empty callable costs only the
+    interpreter's call overhead (tens of nanoseconds).
+    """
+    if not args and not kwargs:
+
+        def loop(n: int) -> None:
+            for _ in repeat(None, n):
+                fn()
+
+    elif not kwargs:
+
+        def loop(n: int) -> None:
+            for _ in repeat(None, n):
+                fn(*args)
+
+    else:
+
+        def loop(n: int) -> None:
+            for _ in repeat(None, n):
+                fn(*args, **kwargs)
+
+    return loop
+
+
+def calibrate(timer: Timer, loop: Callable[[int], None], target: float, budget: float) -> int:
+    """Iterations per round so that a round lasts at least ``target`` seconds.
+
+    Grows tenfold until a round is long enough to estimate from (a tenth of the
+    target), then scales to the target with a 20% margin.  Gives up growing once
+    ``budget`` seconds have been spent, keeping the last count.
+    """
+    iterations = 1
+    started = _perf_counter()
+    while True:
+        elapsed, _, _ = timer.run_round(lambda n=iterations: loop(n))
+        if elapsed >= target:
+            return iterations
+        if _perf_counter() - started > budget:
+            return iterations
+        if elapsed >= target / 10:
+            return max(iterations + 1, math.ceil(iterations * target * 1.2 / elapsed))
+        iterations *= 10
+
+
+def _z95() -> float:
+    return 1.959963984540054
+
+
+def measure(
+    fn: Callable[..., Any],
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    timer: Timer,
+    settings: Settings,
+    on_timed_start: Callable[[], None] | None = None,
+) -> Measurement:
+    """Time ``fn`` automatically: one priming call, calibration, warm-up, then timed rounds.
+
+    ``on_timed_start`` runs just before the first timed round, outside any round
+    (used to reset peak-memory counters).  The returned ``result`` is that of the
+    priming call.
+    """
+    kwargs = kwargs or {}
+    loop = make_loop(fn, args, kwargs)
+    # The first call pays one-time costs (lazy init, kernel selection, caches):
+    # keep it out of calibration and out of the samples.
+    result = fn(*args, **kwargs)
+    target = max(
+        settings.min_time,
+        timer.resolution * 1000,  # timer resolution is then at most 0.1% of a round
+        settings.max_time / settings.max_rounds,
+    )
+    iterations = calibrate(timer, loop, target, budget=max(settings.max_time, 0.1))
+
+    def body() -> None:
+        loop(iterations)
+
+    for _ in range(settings.warmup):
+        timer.run_round(body)
+
+    if on_timed_start is not None:
+        on_timed_start()
+    samples: list[float] = []
+    wall: list[float] = []
+    mean = m2 = 0.0  # Welford running mean / sum of squares, for the precision target
+    started = _perf_counter()
+    n = 0
+    while True:
+        elapsed, wall_elapsed, _ = timer.run_round(body)
+        per_call = elapsed / iterations
+        samples.append(per_call)
+        wall.append(wall_elapsed / iterations)
+        n += 1
+        delta = per_call - mean
+        mean += delta / n
+        m2 += delta * (per_call - mean)
+        if n >= settings.max_rounds:
+            break
+        if n < settings.min_rounds:
+            continue
+        if _perf_counter() - started >= settings.max_time:
+            break
+        if settings.precision and n >= 2 and mean > 0:
+            half_width = _z95() * math.sqrt(m2 / (n - 1)) / math.sqrt(n)
+            if half_width / mean <= settings.precision:
+                break
+    return Measurement(
+        samples=samples,
+        wall_samples=wall,
+        iterations=iterations,
+        warmup_rounds=settings.warmup,
+        timer=timer.name,
+        result=result,
+        elapsed_s=_perf_counter() - started,
+        notes={"round_target_s": target},
+    )
+
+
+def measure_pedantic(
+    fn: Callable[..., Any],
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    timer: Timer,
+    setup: Callable[[], Any] | None = None,
+    rounds: int = 1,
+    iterations: int = 1,
+    warmup_rounds: int = 0,
+    on_timed_start: Callable[[], None] | None = None,
+) -> Measurement:
+    """Time ``fn`` with explicit rounds and iterations, ``setup`` before each round, untimed.
+
+    ``setup`` may return ``(args, kwargs)`` to use for that round (then ``args``
+    and ``kwargs`` must be empty), as with pytest-benchmark's ``pedantic``.
+    The returned ``result`` is that of the last timed call.
+    """
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    if not isinstance(warmup_rounds, int) or warmup_rounds < 0:
+        raise ValueError(f"warmup_rounds must be a non-negative int, got {warmup_rounds!r}")
+    if setup is not None and iterations > 1:
+        raise ValueError("iterations > 1 cannot be combined with setup (setup runs once per round)")
+    kwargs = kwargs or {}
+    has_args = bool(args or kwargs)
+
+    def arguments() -> tuple[tuple, dict]:
+        if setup is None:
+            return args, kwargs
+        produced = setup()
+        if produced is None:
+            return args, kwargs
+        if has_args:
+            raise TypeError("setup returned arguments, so args/kwargs must not be given too")
+        try:
+            new_args, new_kwargs = produced
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"setup must return None or (args, kwargs), got {type(produced).__name__}"
+            ) from None
+        return tuple(new_args), dict(new_kwargs or {})
+
+    def one_round() -> tuple[float, float, Any]:
+        round_args, round_kwargs = arguments()  # outside the timed region
+        if iterations == 1:
+            return timer.run_round(lambda: fn(*round_args, **round_kwargs))
+        loop = make_loop(fn, round_args, round_kwargs)
+        return timer.run_round(lambda: loop(iterations))
+
+    for _ in range(warmup_rounds):
+        one_round()
+    if on_timed_start is not None:
+        on_timed_start()
+    samples: list[float] = []
+    wall: list[float] = []
+    result = None
+    started = _perf_counter()
+    for _ in range(rounds):
+        elapsed, wall_elapsed, result = one_round()
+        samples.append(elapsed / iterations)
+        wall.append(wall_elapsed / iterations)
+    elapsed_s = _perf_counter() - started
+    if iterations > 1:
+        # the loop discards results; one more (untimed) call gives the caller its value
+        round_args, round_kwargs = arguments()
+        result = fn(*round_args, **round_kwargs)
+    return Measurement(
+        samples=samples,
+        wall_samples=wall,
+        iterations=iterations,
+        warmup_rounds=warmup_rounds,
+        timer=timer.name,
+        result=result,
+        elapsed_s=elapsed_s,
+    )
