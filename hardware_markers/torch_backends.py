@@ -87,8 +87,10 @@ def detect_cpu() -> Hardware:
             "torch_interop_threads": torch.get_num_interop_threads(),
         },
     )
-    reason = f"{_runtime(torch)} on {_plural(cores, 'usable core')}, {_plural(threads, 'thread')}"
-    return Hardware("cpu", True, reason, (device,), "cpu", _runtime(torch))
+    # the CPU backend is the same on every torch build: its runtime is torch's version alone
+    runtime = f"torch {torch.__version__}"
+    reason = f"{runtime} on {_plural(cores, 'usable core')}, {_plural(threads, 'thread')}"
+    return Hardware("cpu", True, reason, (device,), "cpu", runtime)
 
 
 # ------------------------------------------------------------------- cuda / rocm
