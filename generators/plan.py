@@ -1,0 +1,122 @@
+"""Input sizes and expectations of a model, worked out when its module is generated.
+
+The generated module carries these as constants (``VOCAB_SIZE = 99``), so it
+reads plainly and needs nothing from this package at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generators.resolve import ModelSpec
+
+BATCH_SIZE = 2
+SEQ_LEN = 8
+NEW_TOKENS = 4
+AUDIO_SAMPLES = 8000  # half a second at 16 kHz: enough for every conv feature stack
+AUDIO_FRAMES = 64
+
+
+def load_config(spec: ModelSpec):
+    """The configuration the generated module will build (checkpoint's or tiny)."""
+    from transformers import AutoConfig
+
+    if spec.checkpoint is not None:
+        return AutoConfig.from_pretrained(spec.checkpoint)
+    from generators.tiny import tiny_config
+
+    return tiny_config(spec.model_type)
+
+
+def model_class(spec: ModelSpec, config) -> type:
+    """The concrete transformers class the spec's auto class picks for ``config``."""
+    import transformers
+
+    auto = getattr(transformers, spec.auto_class)
+    try:
+        return auto._model_mapping[type(config)]
+    except KeyError as exc:
+        raise ValueError(
+            f"{spec.auto_class} has no class for model type {spec.model_type!r}"
+        ) from exc
+
+
+def _first(config, *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def _text(config) -> dict[str, Any]:
+    text = getattr(config, "text_config", None)
+    if text is None:
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    vocab = _first(text, "vocab_size")
+    if vocab is None:
+        raise ValueError("the config has no vocab_size: it takes no token ids")
+    pad = _first(text, "pad_token_id", default=0)
+    max_pos = _first(text, "max_position_embeddings", "n_positions", "max_seq_len", default=512)
+    eos = _first(text, "eos_token_id", default=[])
+    return {
+        "VOCAB_SIZE": int(vocab),
+        "PAD_TOKEN_ID": int(pad if isinstance(pad, int) else pad[0]),
+        "EOS_TOKEN_IDS": list(eos) if isinstance(eos, list | tuple) else [eos],
+        "SEQ_LEN": min(SEQ_LEN, int(max_pos) if isinstance(max_pos, int) else SEQ_LEN),
+        "MAX_POSITIONS": int(max_pos) if isinstance(max_pos, int) else 512,
+        "HIDDEN_SIZE": _first(text, "hidden_size", "d_model"),
+    }
+
+
+def _image(config) -> dict[str, Any]:
+    vision = _first(config, "vision_config", default=config)
+    size = _first(vision, "image_size", default=32)
+    if isinstance(size, dict):  # {"height": h, "width": w}
+        size = [size.get("height", 32), size.get("width", 32)]
+    height, width = (size, size) if isinstance(size, int) else tuple(size)[:2]
+    return {"IMAGE_HEIGHT": int(height), "IMAGE_WIDTH": int(width),
+            "NUM_CHANNELS": int(_first(vision, "num_channels", default=3))}
+
+
+def _audio(config, input_name: str) -> dict[str, Any]:
+    if input_name == "input_features":
+        features = _first(config, "num_mel_bins", "feature_size", "input_feat_per_channel", default=80)
+        channels = _first(config, "input_channels", default=1)
+        source = _first(config, "max_source_positions")
+        # whisper-like encoders accept exactly 2 * max_source_positions frames
+        frames = 2 * source if isinstance(source, int) and source <= 64 else AUDIO_FRAMES
+        return {"FEATURE_SIZE": int(features) * int(channels), "AUDIO_LEN": int(frames)}
+    if input_name == "input_values":
+        return {"AUDIO_LEN": AUDIO_SAMPLES}
+    raise ValueError(f"speech models taking {input_name!r} are not supported")
+
+
+def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
+    """Constants for the module of ``spec``: input sizes, expected output sizes."""
+    config = load_config(spec) if config is None else config
+    cls = model_class(spec, config)
+    out: dict[str, Any] = {
+        "BATCH_SIZE": BATCH_SIZE,
+        "INPUT_NAME": cls.main_input_name,
+        "MODEL_CLASS": cls.__name__,
+        "NEW_TOKENS": NEW_TOKENS,
+        "IS_ENCODER_DECODER": bool(getattr(config, "is_encoder_decoder", False)),
+        "CAN_GENERATE": bool(getattr(cls, "can_generate", lambda: False)()),
+    }
+    family = spec.family
+    if family in ("encoder-only", "decoder-only", "encoder-decoder", "vision-text"):
+        out.update(_text(config))
+    if family in ("vision", "vision-text"):
+        out.update(_image(config))
+    if family == "vision":
+        out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
+    if family == "speech":
+        out.update(_audio(config, cls.main_input_name))
+        if out["IS_ENCODER_DECODER"]:
+            out.update(_text(config))
+        out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
+    if out["IS_ENCODER_DECODER"]:
+        start = _first(config, "decoder_start_token_id", "pad_token_id", default=0)
+        out["DECODER_START_TOKEN_ID"] = int(start)
+    return out

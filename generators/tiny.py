@@ -1,0 +1,248 @@
+"""Tiny random configurations for any transformers model type.
+
+The default configuration of a model type is shrunk generically: every width,
+depth, head count, vocabulary, image and audio size found in it (and in its
+sub-configurations, recursively) is replaced by a small value, in the spirit of
+transformers' own ``ModelTester`` classes. A short override table handles the
+few architectures whose constraints the generic rules cannot guess.
+
+The result is expressed as *overrides* of the default configuration, so that a
+generated test module can rebuild the same configuration with
+``AutoConfig.for_model(model_type, **overrides)`` without importing this module.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+#: The small sizes every tiny configuration uses.
+WIDTH = 32
+HEADS = 4
+KV_HEADS = 2
+HEAD_DIM = WIDTH // HEADS
+LAYERS = 2
+FFN = 64
+VOCAB = 99
+IMAGE = 32
+PATCH = 4
+MAX_POSITIONS = 512
+
+_WIDTH_KEYS = {
+    "hidden_size", "d_model", "n_embd", "embed_dim", "dim", "hidden_dim", "embedding_size",
+    "word_embed_proj_dim", "projection_dim", "text_embed_dim", "vision_embed_dim",
+    "d_embed", "emb_dim", "n_embed", "embedding_dim", "projection_size", "proj_dim",
+    "encoder_hidden_size", "decoder_hidden_size", "hidden_dims", "model_dim",
+    "pooler_output_size", "classifier_proj_size", "codevector_dim", "proj_codevector_dim",
+    "output_hidden_size", "adapter_hidden_size", "d_inner_hidden", "block_size_hidden",
+}
+_HEAD_KEYS = {
+    "num_attention_heads", "n_head", "n_heads", "encoder_attention_heads",
+    "decoder_attention_heads", "num_heads", "attention_heads", "num_attention_heads_decoder",
+}
+_KV_HEAD_KEYS = {"num_key_value_heads", "num_kv_heads", "multi_query_group_num", "n_kv_heads"}
+_HEAD_DIM_KEYS = {"head_dim", "d_kv", "attention_head_size", "kv_channels", "d_head"}
+_LAYER_KEYS = {
+    "num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers",
+    "decoder_layers", "num_encoder_layers", "num_decoder_layers", "decoder_num_layers",
+    "encoder_num_layers", "num_blocks",
+}
+_FFN_KEYS = {
+    "intermediate_size", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim", "n_inner", "d_ff",
+    "ffn_hidden_size", "moe_intermediate_size", "shared_expert_intermediate_size",
+    "decoder_intermediate_size", "encoder_intermediate_size", "inner_dim", "d_inner",
+}
+_EXPERT_KEYS = {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts"}
+_TOPK_KEYS = {"num_experts_per_tok", "moe_topk", "top_k", "num_selected_experts"}
+_POSITION_KEYS = {"max_position_embeddings", "n_positions", "max_target_positions", "n_ctx"}
+#: integer lists whose values are channel widths (one per stage)
+_WIDTH_LIST_KEYS = {
+    "hidden_sizes", "embed_dims", "dims", "channels", "neck_hidden_sizes", "conv_dim",
+    "embed_dim", "hidden_dim", "widths", "stage_dims", "tdnn_dim", "out_channels",
+}
+_DEPTH_LIST_KEYS = {"depths", "num_layers", "layer_depths", "blocks", "num_blocks", "stage_depths"}
+_HEADS_LIST_KEYS = {"num_heads", "num_attention_heads", "heads"}
+
+#: Where the generic rules cannot know an architecture's constraints.
+#: model type -> overrides applied after shrinking (sub-config keys as dicts).
+OVERRIDES: dict[str, dict[str, Any]] = {
+    # the encoder's input length is fixed at 2 * max_source_positions mel frames
+    "whisper": {"max_source_positions": 32},
+}
+
+
+class TinyConfigError(ValueError):
+    """No tiny configuration could be made for a model type."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shrink_list(key: str, value: list, width: int) -> list | None:
+    if not value or not all(_is_int(v) for v in value):
+        return None
+    if key in _DEPTH_LIST_KEYS:
+        return [1 for _ in value]
+    if key in _HEADS_LIST_KEYS:
+        return [min(v, 2) for v in value]
+    if key in _WIDTH_LIST_KEYS:
+        # keep the ratios between stages (architectures assume them), scaled down
+        smallest = min(value)
+        return [max(8, int(v * width / smallest) // 8 * 8) if smallest > width else v for v in value]
+    return None
+
+
+def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
+    """The shrunk copy of one (sub-)configuration dictionary."""
+    out = copy.deepcopy(d)
+    heads = HEADS
+    for key, value in d.items():
+        if isinstance(value, dict) and "model_type" in value:
+            out[key] = _shrink_dict(value)
+        elif isinstance(value, list | tuple):
+            shrunk = _shrink_list(key, list(value), WIDTH // 2)
+            if shrunk is not None:
+                out[key] = shrunk
+        elif not _is_int(value):
+            continue
+        elif key in _WIDTH_KEYS:
+            out[key] = min(value, WIDTH)
+        elif key in _HEAD_KEYS:
+            out[key] = min(value, heads)
+        elif key in _KV_HEAD_KEYS:
+            out[key] = 1 if value == 1 else min(value, KV_HEADS)
+        elif key in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
+            out[key] = min(value, HEAD_DIM)
+        elif key.endswith("_lora_rank"):
+            out[key] = min(value, 16)
+        elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
+            out[key] = 1
+        elif key in _LAYER_KEYS:
+            out[key] = min(value, LAYERS)
+        elif key in _FFN_KEYS:
+            out[key] = min(value, FFN)
+        elif key in _EXPERT_KEYS:
+            out[key] = min(value, 4)
+        elif key in _TOPK_KEYS:
+            out[key] = min(value, 2)
+        elif key in _POSITION_KEYS:
+            out[key] = min(value, MAX_POSITIONS)
+        elif key == "image_size":
+            out[key] = min(value, IMAGE)
+        elif key == "patch_size" and _is_int(d.get("image_size")) and d["image_size"] > IMAGE:
+            out[key] = min(value, PATCH)
+        elif key == "vocab_size":
+            out[key] = min(value, VOCAB)
+    if isinstance(d.get("image_size"), list | tuple) and len(d["image_size"]) == 2:
+        out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
+        if _is_int(d.get("patch_size")):
+            out["patch_size"] = min(d["patch_size"], PATCH)
+    # per-layer lists must stay as long as the (now smaller) layer count
+    layers = out.get("num_hidden_layers")
+    if _is_int(layers) and isinstance(out.get("layer_types"), list):
+        out["layer_types"] = out["layer_types"][:layers]
+    _fit_token_ids(out)
+    return out
+
+
+def _fit_token_ids(d: dict[str, Any]) -> None:
+    """Special token ids of a large vocabulary moved inside the tiny one."""
+    vocab = d.get("vocab_size")
+    if not _is_int(vocab):
+        return
+    next_free = vocab - 1
+    remapped: dict[int, int] = {}
+
+    def fit(token: Any) -> Any:
+        nonlocal next_free
+        if not _is_int(token) or token < vocab:
+            return token
+        if token not in remapped:
+            remapped[token] = next_free
+            next_free -= 1
+        return remapped[token]
+
+    for key, value in list(d.items()):
+        if key.endswith("_token_id") or key.endswith("_token_index"):
+            d[key] = [fit(t) for t in value] if isinstance(value, list) else fit(value)
+        elif key in ("suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids"):
+            d[key] = None
+
+
+def default_config_dict(model_type: str) -> dict[str, Any]:
+    """The full default configuration of ``model_type`` as a dictionary."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.for_model(model_type).to_dict()
+    except ValueError as exc:
+        raise TinyConfigError(f"transformers has no configuration for {model_type!r}") from exc
+
+
+def _diff(shrunk: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in shrunk.items():
+        base = default.get(key)
+        if value == base:
+            continue
+        if isinstance(value, dict) and "model_type" in value and isinstance(base, dict):
+            sub = _diff(value, base)
+            out[key] = {"model_type": value["model_type"], **sub}
+        else:
+            out[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+_META_KEYS = {"transformers_version", "_name_or_path", "architectures", "id2label", "label2id"}
+
+
+def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments that turn ``model_type``'s default config into a tiny one.
+
+    ``AutoConfig.for_model(model_type, **tiny_config_overrides(model_type))``
+    builds the tiny configuration. ``shrink`` adds overrides of your own.
+    """
+    from transformers import AutoConfig
+
+    default = default_config_dict(model_type)
+    shrunk = _merge(_shrink_dict(default), OVERRIDES.get(model_type, {}))
+    if shrink:
+        shrunk = _merge(shrunk, shrink)
+    overrides = {k: v for k, v in _diff(shrunk, default).items() if k not in _META_KEYS}
+    try:
+        rebuilt = AutoConfig.for_model(model_type, **overrides).to_dict()
+    except Exception as exc:
+        raise TinyConfigError(
+            f"tiny configuration of {model_type!r} is rejected by transformers: {exc}"
+        ) from exc
+    # partial sub-config dictionaries are not always completed from the same
+    # defaults: where the rebuilt config differs, spell the sub-configs out in full
+    for key, value in overrides.items():
+        if isinstance(value, dict) and "model_type" in value:
+            if _strip(rebuilt.get(key)) != _strip(shrunk[key]):
+                overrides[key] = _strip(shrunk[key])
+    return overrides
+
+
+def _strip(d: Any) -> Any:
+    if not isinstance(d, dict):
+        return d
+    return {k: _strip(v) for k, v in d.items() if k not in _META_KEYS}
+
+
+def tiny_config(model_type: str, shrink: dict[str, Any] | None = None):
+    """The tiny ``PretrainedConfig`` of ``model_type``."""
+    from transformers import AutoConfig
+
+    return AutoConfig.for_model(model_type, **tiny_config_overrides(model_type, shrink))
