@@ -30,8 +30,6 @@ DETECTORS: dict[str, Detector] = {
     "webgpu": detect_webgpu,
 }
 
-assert set(DETECTORS) == set(BACKENDS), "every backend needs exactly one detector"
-
 __all__ = ["DETECTORS", *(f"detect_{name}" for name in BACKENDS), "default_registry"]
 
 
