@@ -152,6 +152,9 @@ def detect_cuda() -> Hardware:
             capability=f"{props.major}.{props.minor}",
             extra=extra,
         ))
+    if not devices:  # is_available() and device_count() disagree: say so rather than guess
+        return Hardware("cuda", False, "torch.cuda.is_available() is True but torch.cuda.device_count() is 0",
+                        runtime=runtime)
     reason = f"{_plural(len(devices), 'NVIDIA GPU')} visible to {runtime}"
     return Hardware("cuda", True, reason, tuple(devices), "cuda:0", runtime)
 
@@ -195,6 +198,9 @@ def detect_rocm() -> Hardware:
             capability=getattr(props, "gcnArchName", None) or None,  # e.g. "gfx90a:sramecc+:xnack-"
             extra=extra,
         ))
+    if not devices:  # is_available() and device_count() disagree: say so rather than guess
+        return Hardware("rocm", False, "torch.cuda.is_available() is True but torch.cuda.device_count() is 0",
+                        runtime=runtime)
     reason = f"{_plural(len(devices), 'AMD GPU')} visible to {runtime}"
     return Hardware("rocm", True, reason, tuple(devices), "cuda:0", runtime)
 
@@ -284,5 +290,8 @@ def detect_xpu() -> Hardware:
             capability=None if arch is None else str(arch),
             extra=extra,
         ))
+    if not devices:  # is_available() and device_count() disagree: say so rather than guess
+        return Hardware("xpu", False, "torch.xpu.is_available() is True but torch.xpu.device_count() is 0",
+                        runtime=runtime)
     reason = f"{_plural(len(devices), 'Intel GPU')} visible to {runtime}"
     return Hardware("xpu", True, reason, tuple(devices), "xpu:0", runtime)

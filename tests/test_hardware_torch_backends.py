@@ -231,3 +231,11 @@ def test_missing_torch_is_an_answer_for_every_torch_backend(monkeypatch):
     for detect in (detect_cpu, detect_cuda, detect_rocm, detect_mps, detect_xpu):
         hw = detect()
         assert not hw.usable and hw.reason == "torch is not installed: pip install torch"
+
+
+def test_available_but_no_devices_is_not_usable(monkeypatch, nvidia_driver):
+    _gpu_box(monkeypatch, hip=None, cuda="13.0", props=[])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    hw = detect_cuda()
+    assert not hw.usable
+    assert hw.reason == "torch.cuda.is_available() is True but torch.cuda.device_count() is 0"
