@@ -1,0 +1,56 @@
+"""Dependencies shared by the routers (tests may override any of them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+
+from api_facade.auth import get_settings
+from api_facade.db import ServiceDB
+from api_facade.hub import Hub
+from api_facade.jobs import Job
+from api_facade.runner import RunManager
+from api_facade.schemas import RUN_ID_PATTERN, ErrorBody
+from api_facade.settings import Settings
+
+__all__ = ["get_settings", "get_manager", "get_db", "get_hub", "RunId", "ERRORS", "find_job"]
+
+
+def get_manager(request: Request) -> RunManager:
+    return request.app.state.manager
+
+
+def get_db(request: Request) -> ServiceDB:
+    return request.app.state.db
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ManagerDep = Annotated[RunManager, Depends(get_manager)]
+DBDep = Annotated[ServiceDB, Depends(get_db)]
+
+RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="the id returned when the run was started")]
+
+#: documented error responses of authenticated routes
+ERRORS = {
+    401: {"model": ErrorBody, "description": "missing or invalid bearer token"},
+    422: {"model": ErrorBody, "description": "invalid input; `detail` says what to fix"},
+}
+NOT_FOUND = {404: {"model": ErrorBody, "description": "no such run or task"}}
+
+KIND_PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
+               "workflow": "/api/workflow"}
+
+
+async def find_job(manager: RunManager, run_id: str, kind: str, noun: str = "run") -> Job:
+    """The job ``run_id`` of ``kind``; 404 naming the right route when it has another kind."""
+    job = await manager.get(run_id)
+    if job is None:
+        raise HTTPException(404, f"no {noun} with id {run_id!r}")
+    if job.kind != kind:
+        raise HTTPException(404, f"{run_id!r} is a {job.kind} job: use {KIND_PREFIX[job.kind]}/...")
+    return job

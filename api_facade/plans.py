@@ -1,0 +1,128 @@
+"""What each kind of job does, step by step (test run, benchmark run, generator task, workflow).
+
+A plan returns the job's final ``(status, reason)`` or raises
+:class:`~api_facade.runner.StepFailed` / :class:`~api_facade.runner.Stopped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from api_facade.generation import Generated, GenerationError, generate_module
+from api_facade.runner import RunContext, StepFailed
+
+
+async def generate(ctx: RunContext, models: list[str], test_type: str, *, force: bool) -> list[str]:
+    """Generate modules for ``models`` under the generated folder; returns paths relative to the suite root."""
+    settings = ctx.manager.settings
+    paths: list[str] = []
+    for model in models:
+        ctx.check()
+        async with ctx.manager.generate_lock:
+            try:
+                made: Generated = await asyncio.to_thread(
+                    generate_module, model, test_type, settings.generated_dir, force=force
+                )
+            except GenerationError as exc:
+                raise StepFailed("error", str(exc)) from None
+        relative = made.path.relative_to(settings.suite_root).as_posix()
+        ctx.publish({"$report_type": "GeneratedFile", "model": model, "test_type": test_type,
+                     "path": relative, "written": made.written})
+        paths.append(relative)
+        if relative not in ctx.job.files:
+            ctx.job.files.append(relative)
+    return paths
+
+
+def shape_filter(batch_sizes: list[int], seq_lens: list[int], dtype: str) -> str:
+    """A ``-k`` expression selecting the generated benchmark cases of these shapes.
+
+    Generated benchmark cases have ids ``b<batch>-<s|i|f|a><size>-<dtype>``
+    (sequence length, image size, frames or samples).
+    """
+    batches = " or ".join(f"b{b}-" for b in batch_sizes)
+    sizes = " or ".join(f"-{p}{s}-" for s in seq_lens for p in "sifa")
+    return f"({batches}) and ({sizes}) and -{dtype}"
+
+
+def _pytest_outcome(ctx: RunContext, code: int) -> tuple[str, str | None]:
+    ctx.job.exit_code = code
+    status, reason = ctx.exit_reason(code)
+    if status == "failed":
+        failures = [t for t in ctx.job.progress.tests if t["outcome"] in ("failed", "error")]
+        if failures:
+            first = failures[0]
+            message = f": {first['message']}" if first.get("message") else ""
+            reason = f"{len(failures)} test(s) failed; first: {first['nodeid']}{message}"[:500]
+    return status, reason
+
+
+async def test_plan(ctx: RunContext) -> tuple[str, str | None]:
+    request = ctx.job.request
+    targets = list(request.get("targets") or [])
+    if request.get("models"):
+        targets += await ctx.step(
+            "generate", lambda: generate(ctx, request["models"], request.get("test_type", "basic"), force=True)
+        )
+    code = await ctx.pytest(targets, hardware=request.get("hardware"), workers=request.get("workers", 0))
+    return _pytest_outcome(ctx, code)
+
+
+async def benchmark_plan(ctx: RunContext) -> tuple[str, str | None]:
+    request = ctx.job.request
+    files = await ctx.step("generate", lambda: generate(ctx, request["models"], "benchmark", force=True))
+    expression = shape_filter(request["batch_sizes"], request["seq_lens"], request["dtype"])
+    code = await ctx.pytest(files, hardware=request.get("hardware"), extra=["-k", expression])
+    status, reason = _pytest_outcome(ctx, code)
+    if code == 5:
+        reason = (f"no benchmark case matched batch sizes {request['batch_sizes']}, sizes "
+                  f"{request['seq_lens']} and dtype {request['dtype']} (see the generated module's SWEEP)")
+    return status, reason
+
+
+async def generate_plan(ctx: RunContext) -> tuple[str, str | None]:
+    request = ctx.job.request
+    models = request.get("models") or [request["model"]]
+    await generate(ctx, models, request.get("test_type", "basic"), force=bool(request.get("force")))
+    return "passed", None
+
+
+async def workflow_plan(ctx: RunContext) -> tuple[str, str | None]:
+    """generate -> test -> benchmark; the first step that does not pass ends the chain."""
+    request = ctx.job.request
+    model = request["model"]
+    hardware = request.get("hardware")
+
+    async def make() -> list[str]:
+        return [
+            *await generate(ctx, [model], request.get("test_type", "basic"), force=True),
+            *await generate(ctx, [model], "benchmark", force=True),
+        ]
+
+    test_file, bench_file = await ctx.step("generate", make)
+
+    async def run_step(targets: list[str], suffix: str, extra: list[str] | None = None) -> None:
+        code = await ctx.pytest(targets, hardware=hardware, extra=extra, suffix=suffix)
+        status, reason = _pytest_outcome(ctx, code)
+        if status != "passed":
+            raise StepFailed(status, reason or status)
+
+    await ctx.step("test", lambda: run_step([test_file], "-test"))
+    expression = shape_filter(request["batch_sizes"], request["seq_lens"], request["dtype"])
+    await ctx.step("benchmark", lambda: run_step([bench_file], "-bench", ["-k", expression]))
+    ctx.job.exit_code = 0
+    return "passed", None
+
+
+PLANS: dict[str, Any] = {
+    "test": test_plan,
+    "benchmark": benchmark_plan,
+    "generate": generate_plan,
+    "workflow": workflow_plan,
+}
+
+
+def failed_step(steps: list[dict[str, Any]]) -> str | None:
+    return next((s["step"] for s in steps if s.get("status") not in ("passed", "running")), None)
+

@@ -1,0 +1,181 @@
+"""``/api/benchmark``: benchmark runs of generated model benchmarks, their statistics and history."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+from pydantic import BaseModel
+
+from api_facade import queries
+from api_facade.auth import require_token
+from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.plans import benchmark_plan
+from api_facade.routers.common import cancel, check_timeout, detect_hardware, serve_events, start
+from api_facade.routers.test import models as known_models
+from api_facade.schemas import (
+    RUN_ID_PATTERN,
+    Accepted,
+    BenchmarkHistory,
+    BenchmarkResults,
+    BenchmarkRow,
+    BenchmarkRunRequest,
+    Cancelled,
+    ErrorBody,
+    HardwareList,
+    ModelList,
+    RunStatus,
+)
+from api_facade.views import run_status
+
+router = APIRouter(prefix="/api/benchmark", tags=["benchmark"], dependencies=[Depends(require_token)],
+                   responses=ERRORS)
+ws_router = APIRouter(prefix="/api/benchmark", tags=["benchmark"])
+
+
+class CaseChange(BaseModel):
+    nodeid: str
+    model: str | None
+    hardware: str | None
+    verdict: str
+    base_median_s: float | None
+    head_median_s: float | None
+    median_change_pct: float | None
+    base_p90_s: float | None
+    head_p90_s: float | None
+    p90_change_pct: float | None
+    base_throughput: float | None
+    head_throughput: float | None
+    throughput_change_pct: float | None
+    throughput_unit: str | None
+    p_value: float | None
+    significant: bool | None
+    base_rounds: int
+    head_rounds: int
+
+
+class Comparison(BaseModel):
+    base: str
+    head: str
+    threshold_pct: float
+    alpha: float
+    verdicts: dict[str, int]
+    cases: list[CaseChange]
+
+
+class HistoryFacets(BaseModel):
+    models: list[str]
+    hardware: list[str]
+    batch_sizes: list[int]
+    seq_lens: list[int]
+    dtypes: list[str]
+
+
+@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
+    """Generate benchmark modules for the models and run the cases of these shapes and dtype."""
+    check_timeout(body.timeout_s, settings)
+    return await start(manager, "benchmark", body.model_dump(), benchmark_plan, hardware=body.hardware)
+
+
+@router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
+async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+    job = await find_job(manager, run_id, "benchmark")
+    return run_status(job, manager, request.app.state.hub)
+
+
+@router.get("/results/{run_id}", response_model=BenchmarkResults, responses=NOT_FOUND)
+async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> BenchmarkResults:
+    """Statistics per case (median/p50, p90, p95, p99, throughput, memory) of a benchmark run."""
+    job = await find_job(manager, run_id, "benchmark")
+    rows = await benchmark_rows(job, db)
+    return BenchmarkResults(run_id=job.run_id, status=job.status, reason=job.reason,
+                            counts=job.live_counts(), results=rows)
+
+
+async def benchmark_rows(job, db) -> list[BenchmarkRow]:
+    if job.active or not job.pytest_run_ids:
+        return []  # cases arrive as BenchmarkResult events while the run goes on
+    rows = await db.call(queries.benchmark_rows, job.pytest_run_ids)
+    return [BenchmarkRow(**r) for r in rows]
+
+
+@router.post("/cancel/{run_id}", response_model=Cancelled,
+             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
+async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
+    return await cancel(manager, await find_job(manager, run_id, "benchmark"))
+
+
+@router.get("/models", response_model=ModelList)
+async def models(request: Request) -> ModelList:
+    """Model types benchmarks can be generated for."""
+    return await known_models(request)
+
+
+@router.get("/hardware", response_model=HardwareList)
+async def hardware() -> HardwareList:
+    return await detect_hardware()
+
+
+@router.get("/facets", response_model=HistoryFacets)
+async def facets(db: DBDep) -> HistoryFacets:
+    """The models, backends, batch sizes, sequence lengths and dtypes the history holds."""
+    return HistoryFacets(**await db.call(queries.benchmark_models_and_hardware))
+
+
+@router.get("/query", response_model=BenchmarkHistory)
+async def query(
+    db: DBDep,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    hardware: Annotated[str | None, Query(max_length=40)] = None,
+    batch_size: Annotated[int | None, Query(ge=1, le=65536)] = None,
+    seq_len: Annotated[int | None, Query(ge=1, le=1 << 20)] = None,
+    dtype: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, Query(max_length=40, description="forward, generate, ...")] = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> BenchmarkHistory:
+    """Benchmark history across runs (oldest first): per run and case its median/p50, p90, p99."""
+    rows = await db.call(lambda con: queries.benchmark_history(
+        con, model=model, hardware=hardware, batch_size=batch_size, seq_len=seq_len, dtype=dtype,
+        kind=kind, limit=limit))
+    return BenchmarkHistory(results=[BenchmarkRow(**r) for r in rows])
+
+
+@router.get("/compare", response_model=Comparison, responses=NOT_FOUND)
+async def compare(
+    db: DBDep,
+    manager: ManagerDep,
+    base: Annotated[str, Query(max_length=100, description="run id, 'latest' or 'previous'")] = "previous",
+    head: Annotated[str, Query(max_length=100, description="run id, 'latest' or 'previous'")] = "latest",
+    threshold_pct: Annotated[float, Query(ge=0, le=1000)] = 10.0,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
+) -> Comparison:
+    """Per case: median and p90 change, throughput change, Mann-Whitney p-value, verdict."""
+    from pytest_ipfs_accel.store import StoreError
+
+    refs = [await _plugin_run(manager, ref) for ref in (base, head)]
+    try:
+        body: dict[str, Any] = await db.call(queries.compare_runs, refs[0], refs[1], threshold_pct, alpha)
+    except StoreError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Comparison(**body)
+
+
+async def _plugin_run(manager, ref: str) -> str:
+    """A facade run id -> the plugin run that holds its benchmarks; anything else unchanged."""
+    if not re.match(RUN_ID_PATTERN, ref):
+        raise HTTPException(422, f"{ref!r} is not a run id, 'latest' or 'previous'")
+    job = await manager.get(ref)
+    if job is not None and job.pytest_run_ids:
+        return job.pytest_run_ids[-1]
+    return ref
+
+
+@ws_router.websocket("/ws/{run_id}")
+async def events(websocket: WebSocket, run_id: str) -> None:
+    await serve_events(websocket, run_id, "benchmark")
+
+
+

@@ -1,0 +1,74 @@
+"""Pieces every router uses: checks of run requests, starting jobs, streaming, cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+from typing import Any
+
+from fastapi import HTTPException, WebSocket
+
+from api_facade.hub import Hub
+from api_facade.jobs import Job
+from api_facade.runner import Plan, QueueFull, RunManager
+from api_facade.schemas import RUN_ID_PATTERN, Accepted, Cancelled, HardwareInfo, HardwareList
+from api_facade.settings import Settings
+from api_facade.ws import admit, deny, stream_events
+
+PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
+          "workflow": "/api/workflow"}
+
+
+def check_timeout(timeout_s: float | None, settings: Settings) -> None:
+    if timeout_s is not None and timeout_s > settings.max_run_time_s:
+        raise HTTPException(422, f"timeout_s: at most {settings.max_run_time_s:g} s is allowed on this service")
+
+
+def check_workers(workers: int, settings: Settings) -> None:
+    if workers > settings.max_workers:
+        raise HTTPException(422, f"workers: at most {settings.max_workers} are allowed on this service")
+    if workers and importlib.util.find_spec("xdist") is None:
+        raise HTTPException(422, "workers needs pytest-xdist, which is not installed here: "
+                                 "pip install pytest-xdist, or send workers: 0")
+
+
+async def start(manager: RunManager, kind: str, request: dict[str, Any], plan: Plan, *,
+                hardware: list[str] | None = None, uses_slot: bool = True) -> Accepted:
+    try:
+        job = await manager.submit(kind, request, plan, hardware=hardware, uses_slot=uses_slot)
+    except QueueFull as exc:
+        raise HTTPException(429, str(exc)) from None
+    ids = {"task_id": job.run_id} if kind == "generate" else {"run_id": job.run_id}
+    return Accepted(**ids, status=job.status, queue_position=manager.queue_position(job.run_id),
+                    events=f"{PREFIX[kind]}/ws/{job.run_id}")
+
+
+async def cancel(manager: RunManager, job: Job) -> Cancelled:
+    if not job.active:
+        raise HTTPException(409, f"{job.run_id} has already ended ({job.status}); nothing to cancel")
+    job = await manager.cancel(job.run_id) or job
+    return Cancelled(run_id=job.run_id, status=job.status, reason=job.reason)
+
+
+async def serve_events(websocket: WebSocket, run_id: str, kind: str) -> None:
+    """The ``ws/{id}`` route of every area."""
+    app = websocket.app
+    since = await admit(websocket, app.state.settings)
+    if since is None:
+        return
+    manager: RunManager = app.state.manager
+    hub: Hub = app.state.hub
+    job = await manager.get(run_id) if re.match(RUN_ID_PATTERN, run_id) else None
+    if job is None or job.kind != kind:
+        await deny(websocket, 404, f"no {kind} run or task with id {run_id!r}")
+        return
+    await stream_events(websocket, hub.get(run_id), since)
+
+
+async def detect_hardware() -> HardwareList:
+    """Live detection, in a worker thread (detectors may import torch)."""
+    from hardware_markers import default_registry
+
+    found = await asyncio.to_thread(lambda: default_registry().detect_all())
+    return HardwareList(hardware=[HardwareInfo(**hw.fingerprint()) for hw in found])

@@ -1,0 +1,149 @@
+"""``/api/test``: pytest runs of targets under the suite root and/or generated model tests."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+
+from api_facade import db as dbq
+from api_facade.auth import require_token
+from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.generation import known_models
+from api_facade.plans import test_plan
+from api_facade.pytest_cmd import TargetError, check_target
+from api_facade.routers.common import (
+    cancel,
+    check_timeout,
+    check_workers,
+    detect_hardware,
+    serve_events,
+    start,
+)
+from api_facade.schemas import (
+    Accepted,
+    Cancelled,
+    ErrorBody,
+    HardwareList,
+    MatrixBody,
+    ModelList,
+    RunList,
+    RunStatus,
+    Status,
+    TestResults,
+    TestRow,
+    TestRunRequest,
+)
+from api_facade.views import run_status, run_summary
+
+router = APIRouter(prefix="/api/test", tags=["test"], dependencies=[Depends(require_token)], responses=ERRORS)
+ws_router = APIRouter(prefix="/api/test", tags=["test"])
+
+RUN_KINDS = ("test", "benchmark", "workflow")
+
+
+@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+async def start_run(body: TestRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
+    """Start a pytest run; it queues when the service runs its maximum already."""
+    if not body.targets and not body.models:
+        raise HTTPException(422, "give at least one of targets (paths under the suite root, e.g. "
+                                 "[\"tests\"]) or models (e.g. [\"bert\"])")
+    try:
+        targets = [check_target(t, settings.suite_root) for t in body.targets]
+    except TargetError as exc:
+        raise HTTPException(422, str(exc)) from None
+    check_timeout(body.timeout_s, settings)
+    check_workers(body.workers, settings)
+    request = body.model_dump()
+    request["targets"] = list(dict.fromkeys(targets))
+    return await start(manager, "test", request, test_plan, hardware=body.hardware)
+
+
+@router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
+async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+    """Status, progress (collected vs done), counts so far, elapsed time and the current test."""
+    job = await find_job(manager, run_id, "test")
+    return run_status(job, manager, request.app.state.hub)
+
+
+@router.get("/results/{run_id}", response_model=TestResults, responses=NOT_FOUND)
+async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> TestResults:
+    """Per-test outcomes: from the database once the run ended, from its events while it runs."""
+    job = await find_job(manager, run_id, "test")
+    return await test_results(job, db)
+
+
+async def test_results(job, db) -> TestResults:
+    if job.active or not job.pytest_run_ids:
+        rows, source = list(job.progress.tests), "events"
+    else:
+        rows, source = await db.call(dbq.test_rows, job.pytest_run_ids), "database"
+    tests = [TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows]
+    return TestResults(run_id=job.run_id, status=job.status, reason=job.reason,
+                       counts=job.live_counts(), source=source, tests=tests)
+
+
+@router.get("/runs", response_model=RunList)
+async def runs(
+    db: DBDep,
+    manager: ManagerDep,
+    status: Annotated[Status | None, Query(description="only runs with this status")] = None,
+    kind: Annotated[Literal["test", "benchmark", "workflow"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> RunList:
+    """Runs, newest first: status, counts, duration, hardware, start time."""
+    kinds = (kind,) if kind else RUN_KINDS
+    jobs = await db.call(dbq.list_jobs, kinds, status, limit)
+    # live jobs carry live counts; the stored rows only get them at state changes
+    jobs = [manager.live(j.run_id) or j for j in jobs]
+    return RunList(runs=[run_summary(j) for j in jobs])
+
+
+@router.post("/cancel/{run_id}", response_model=Cancelled,
+             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
+async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
+    """Cancel a queued or running run; its whole process group ends before this answers."""
+    return await cancel(manager, await find_job(manager, run_id, "test"))
+
+
+@router.get("/models", response_model=ModelList)
+async def models(request: Request) -> ModelList:
+    """Model types tests can be generated for, by architecture family."""
+    cache = request.app.state.cache
+    if "models" not in cache:
+        cache["models"] = await asyncio.to_thread(known_models)
+    families = cache["models"]
+    return ModelList(families=families, count=sum(len(v) for v in families.values()))
+
+
+@router.get("/hardware", response_model=HardwareList)
+async def hardware() -> HardwareList:
+    """What each backend offers on this machine right now, with reasons."""
+    return await detect_hardware()
+
+
+@router.get("/matrix", response_model=MatrixBody, responses=NOT_FOUND)
+async def matrix(
+    db: DBDep,
+    run_id: Annotated[str | None, Query(description="one run only; default: latest run per cell")] = None,
+) -> MatrixBody:
+    """Model x hardware: the latest outcome of each cell, with the tests and run behind it."""
+    from pytest_ipfs_accel.matrix import build_matrix
+    from pytest_ipfs_accel.store import StoreError, resolve_run_id
+
+    def build(con):
+        ref = resolve_run_id(con, run_id) if run_id else None
+        return build_matrix(con, ref).to_dict()
+
+    try:
+        return MatrixBody(**await db.call(build))
+    except StoreError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@ws_router.websocket("/ws/{run_id}")
+async def events(websocket: WebSocket, run_id: str) -> None:
+    """The run's events: ``?since=N`` replays what came after seq N; token as ``?token=`` or subprotocol."""
+    await serve_events(websocket, run_id, "test")

@@ -1,0 +1,69 @@
+"""``/api/workflow``: generate -> test -> benchmark a model with one status and one event stream."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, WebSocket
+
+from api_facade import db as dbq
+from api_facade.auth import require_token
+from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.plans import failed_step, workflow_plan
+from api_facade.routers.benchmark import benchmark_rows
+from api_facade.routers.common import cancel, check_timeout, serve_events, start
+from api_facade.schemas import (
+    Accepted,
+    Cancelled,
+    ErrorBody,
+    RunStatus,
+    Step,
+    TestRow,
+    WorkflowRequest,
+    WorkflowResults,
+)
+from api_facade.views import run_status
+
+router = APIRouter(prefix="/api/workflow", tags=["workflow"], dependencies=[Depends(require_token)],
+                   responses=ERRORS)
+ws_router = APIRouter(prefix="/api/workflow", tags=["workflow"])
+
+
+@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+async def start_workflow(body: WorkflowRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
+    """Generate tests and benchmarks for the model, run the tests, then the benchmarks."""
+    check_timeout(body.timeout_s, settings)
+    return await start(manager, "workflow", body.model_dump(), workflow_plan, hardware=body.hardware)
+
+
+@router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
+async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+    """One status for the whole chain; ``steps`` says where it is or which step failed and why."""
+    job = await find_job(manager, run_id, "workflow")
+    return run_status(job, manager, request.app.state.hub)
+
+
+@router.get("/results/{run_id}", response_model=WorkflowResults, responses=NOT_FOUND)
+async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> WorkflowResults:
+    job = await find_job(manager, run_id, "workflow")
+    if job.active or not job.pytest_run_ids:
+        rows = list(job.progress.tests)
+    else:
+        rows = await db.call(dbq.test_rows, job.pytest_run_ids)
+    return WorkflowResults(
+        run_id=job.run_id, status=job.status, reason=job.reason, failed_step=failed_step(job.steps),
+        steps=[Step(**{k: v for k, v in s.items() if k in Step.model_fields}) for s in job.steps],
+        counts=job.live_counts(),
+        tests=[TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows],
+        benchmarks=await benchmark_rows(job, db), files=job.files,
+    )
+
+
+@router.post("/cancel/{run_id}", response_model=Cancelled,
+             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
+async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
+    return await cancel(manager, await find_job(manager, run_id, "workflow"))
+
+
+@ws_router.websocket("/ws/{run_id}")
+async def events(websocket: WebSocket, run_id: str) -> None:
+    await serve_events(websocket, run_id, "workflow")
