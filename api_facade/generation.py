@@ -1,14 +1,12 @@
 """Writing generated test modules for the service (through the ``generators`` package).
 
 Generation imports transformers, so it runs in a worker thread; the service
-serialises it (one generation at a time) and writes each module atomically,
-so two runs asking for the same model never see a half-written file.
+serialises it (one generation at a time), so two runs asking for the same
+model never write the same file at once.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +19,11 @@ class GenerationError(Exception):
 class Generated:
     model: str
     path: Path  # absolute
-    written: bool  # False: an identical module was there already
+    written: bool
 
 
 def test_types() -> tuple[str, ...]:
-    from generators.render import TEST_TYPES
+    from generators import TEST_TYPES
 
     return TEST_TYPES
 
@@ -44,34 +42,13 @@ def known_models() -> dict[str, list[str]]:
 
 def generate_module(model: str, test_type: str, out_dir: Path, *, force: bool) -> Generated:
     """Write the ``test_type`` module of ``model`` into ``out_dir`` (blocking)."""
-    from generators.render import module_filename, render
-    from generators.resolve import resolve
+    from generators import generate
 
     try:
-        spec = resolve(model)
-        source = render(spec, test_type)
-    except (ValueError, KeyError, OSError) as exc:  # ResolveError is a ValueError
+        (result,) = generate([model], out_dir, test_type, force=force)
+    except (ValueError, OSError) as exc:
         raise GenerationError(f"{model}: {exc}") from None
-    path = out_dir / module_filename(spec, test_type)
-    if path.exists():
-        current = path.read_text(encoding="utf-8", errors="replace")
-        if current == source:
-            return Generated(model, path, False)
-        if not force:
-            raise GenerationError(
-                f"{model}: {path.name} exists with other content; pass force=true to overwrite it"
-            )
-    _write_atomically(path, source)
-    return Generated(model, path, True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not result.ok or result.path is None:
+        error = (result.error or "not generated").replace("pass --force", "send force: true")
+        raise GenerationError(f"{model}: {error}")
+    return Generated(model, Path(result.path).resolve(), True)

@@ -27,7 +27,8 @@ def free_port() -> int:
 class ServiceProcess:
     """``with ServiceProcess(db_path=..., suite_root=..., token=...) as svc: svc.url``."""
 
-    def __init__(self, *, log_path: Path | None = None, **settings: Any) -> None:
+    def __init__(self, *, log_path: Path | None = None, env: dict[str, str] | None = None,
+                 **settings: Any) -> None:
         self.settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}
         self.settings.setdefault("port", free_port())
         self.port = self.settings["port"]
@@ -35,6 +36,7 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
@@ -43,7 +45,7 @@ class ServiceProcess:
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api_facade.testing", json.dumps(self.settings)],
-            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True, env=self.env,
         )
         if self.log_path:
             output.close()
@@ -102,3 +104,85 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+#: pytest plugins that cost seconds of start-up per run and that the sample suite does not use
+LEAN_ADDOPTS = "-p no:schemathesis -p no:hypothesispytest"
+
+SAMPLE_SUITE: dict[str, str] = {
+    "pytest.ini": f"[pytest]\naddopts = {LEAN_ADDOPTS}\n",
+    "tests/__init__.py": "",
+    "tests/test_fast.py": '''\
+import time
+
+import pytest
+
+
+def test_ok():
+    pass
+
+
+def test_fail():
+    assert 1 == 2, "one is not two"
+
+
+@pytest.mark.parametrize("i", range(3))
+def test_param(i):
+    time.sleep(0.02)
+''',
+    "tests/test_many.py": '''\
+import pytest
+
+
+@pytest.mark.parametrize("i", range(60))
+def test_many(i):
+    assert i >= 0
+''',
+    "tests/test_slow.py": '''\
+"""Sleeps, with a child process, and says where it runs (for cancel/timeout checks)."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def test_slow():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    marker = Path(os.environ["FACADE_MARKERS"]) / f"{os.getpid()}.pids"
+    marker.write_text(f"{os.getpgid(0)} {os.getpid()} {child.pid}")
+    time.sleep(120)
+''',
+    "tests/test_noise.py": '''\
+"""Writes garbage and a burst of events into the run's own event stream (it is untrusted)."""
+import os
+import sys
+
+
+def _event_fd():
+    for arg in sys.argv:
+        if arg.startswith("--ipfs-events=fd:"):
+            return int(arg.split(":", 1)[1])
+    raise AssertionError("not run by the facade")
+
+
+def test_noise():
+    fd = _event_fd()
+    os.write(fd, b"this is not json\\n")
+    os.write(fd, b'{"$report_type": "Big", "pad": "' + b"x" * 2_000_000 + b'"}\\n')
+    os.write(fd, b"[1, 2, 3]\\n")
+    burst = b"".join(b'{"$report_type": "Burst", "i": %d}\\n' % i for i in range(3000))
+    os.write(fd, burst)
+''',
+    "tests/test_nothing.py": "# no tests here\n",
+}
+
+
+def make_suite(root: Path) -> Path:
+    """Write :data:`SAMPLE_SUITE` under ``root`` (a suite root for a test service)."""
+    for relative, text in SAMPLE_SUITE.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "markers").mkdir(exist_ok=True)
+    return root
