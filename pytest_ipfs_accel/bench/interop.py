@@ -68,6 +68,22 @@ def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | No
     }
 
 
+def _used_fixture(item: pytest.Item) -> Any:
+    """The item's pytest-benchmark fixture, also when it came from ``request.getfixturevalue``.
+
+    A fixture requested dynamically is not in ``item.funcargs``; pytest-benchmark's
+    session keeps every measurement, tagged with the node id, so look there too.
+    """
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    if fixture is not None:
+        return fixture
+    bench_session = getattr(item.config, "_benchmarksession", None)
+    for metadata in reversed(getattr(bench_session, "benchmarks", None) or ()):
+        if getattr(metadata, "fullname", None) == item.nodeid:
+            return getattr(metadata, "fixture", None)
+    return None
+
+
 class PytestBenchmarkInterop:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -75,8 +91,8 @@ class PytestBenchmarkInterop:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
         # before the report is made: it copies user_properties
-        if call.when == "call" and hasattr(item, "funcargs"):
-            fixture = item.funcargs.get("benchmark")
+        if call.when == "call":
+            fixture = _used_fixture(item)
             if fixture is not None:
                 payload = payload_from_fixture(fixture, item)
                 if payload is not None:

@@ -39,6 +39,8 @@ class BenchOptions:
 
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
 SESSION_KEY = pytest.StashKey["BenchSession"]()
+#: the item's IpfsBench (found also when the fixture was requested dynamically)
+ITEM_BENCH_KEY = pytest.StashKey[IpfsBench]()
 
 _DEFAULTS = Settings()
 
@@ -220,7 +222,7 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     options = request.config.stash[OPTIONS_KEY]
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
     backend, torch_device, device_name = _device(hw)
-    return IpfsBench(
+    bench = IpfsBench(
         name=request.node.name,
         user_properties=request.node.user_properties,
         settings=options.settings,
@@ -229,6 +231,8 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
         device_name=device_name,
         disabled=options.disabled,
     )
+    request.node.stash[ITEM_BENCH_KEY] = bench
+    return bench
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -239,8 +243,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     payload must be plain data before xdist serializes the report.
     """
     if call.when == "call":
-        bench = getattr(item, "funcargs", {}).get("ipfs_bench")
-        if isinstance(bench, IpfsBench):
+        bench = item.stash.get(ITEM_BENCH_KEY, None)
+        if bench is not None:
             bench.finalize()
     yield
 

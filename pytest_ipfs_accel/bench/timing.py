@@ -157,8 +157,8 @@ class Settings:
     Rounds continue until ``rounds >= min_rounds`` and either ``max_time`` of
     timed rounds has passed or the 95% confidence half-width of the mean is
     within ``precision`` (a fraction; 0 disables it), and never beyond
-    ``max_rounds``.  A round lasts at least ``min_time`` seconds and at least
-    ``max_time / max_rounds`` (so the budget is not spent on a flood of tiny rounds).
+    ``max_rounds`` (which bounds the raw samples stored).  A round lasts at
+    least ``min_time`` seconds and 1000 times the timer's resolution.
     """
 
     max_time: float = 1.0
@@ -238,6 +238,12 @@ def calibrate(timer: Timer, loop: Callable[[int], None], target: float, budget: 
     started = _perf_counter()
     while True:
         elapsed, _, _ = timer.run_round(lambda n=iterations: loop(n))
+        if elapsed >= target and iterations == 1:
+            return 1  # a single call outlasts the target: nothing to calibrate
+        for _ in range(2):
+            # the fastest of three: one interrupted round must not stop the growth early
+            again, _, _ = timer.run_round(lambda n=iterations: loop(n))
+            elapsed = min(elapsed, again)
         if elapsed >= target:
             return iterations
         if _perf_counter() - started > budget:
@@ -271,11 +277,10 @@ def measure(
     # The first call pays one-time costs (lazy init, kernel selection, caches):
     # keep it out of calibration and out of the samples.
     result = fn(*args, **kwargs)
-    target = max(
-        settings.min_time,
-        timer.resolution * 1000,  # timer resolution is then at most 0.1% of a round
-        settings.max_time / settings.max_rounds,
-    )
+    # Rounds as short as the timer allows: a long round is more likely to
+    # contain a preemption or an interrupt, and the median of short rounds is
+    # what stays stable on a busy machine.
+    target = max(settings.min_time, timer.resolution * 1000)  # timer error <= 0.1% of a round
     iterations = calibrate(timer, loop, target, budget=max(settings.max_time, 0.1))
 
     def body() -> None:

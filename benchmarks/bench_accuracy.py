@@ -1,0 +1,195 @@
+"""Figures for ipfs_bench's accuracy and the regression gate, measured by real pytest runs.
+
+Prints:
+
+1. the same CPU callable timed by ``ipfs_bench`` and by pytest-benchmark's
+   ``benchmark`` in one pytest run (interleaved pairs), and the ratio of medians;
+2. an empty callable's median time per call under ``ipfs_bench``;
+3. the gate: a baseline run, then N identical reruns each gated against it
+   with ``--ipfs-compare`` (how many are flagged), then a run with the callable
+   made 20% slower (whether it is flagged);
+4. optionally (``--xdist``): the benchmark cases and sample counts recorded by
+   ``-n 0`` and ``-n 2``.
+
+Every figure comes from pytest subprocesses writing a scratch DuckDB file.
+Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--max-time 0.5] [--xdist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import duckdb
+
+SUITE = textwrap.dedent(
+    """
+    import os
+
+    import pytest
+
+    WORK = int(os.environ.get("BENCH_WORK", "3000"))
+    PAIRS = int(os.environ.get("BENCH_PAIRS", "3"))
+
+
+    def work(n=WORK):
+        total = 0
+        for i in range(n):
+            total += i * i
+        return total
+
+
+    def empty():
+        pass
+
+
+    @pytest.mark.parametrize("pair", range(PAIRS))
+    @pytest.mark.parametrize("tool", ["ipfs_bench", "pytest_benchmark"])
+    def test_accuracy(request, tool, pair):
+        fixture = request.getfixturevalue("ipfs_bench" if tool == "ipfs_bench" else "benchmark")
+        fixture(work)
+
+
+    def test_empty(ipfs_bench):
+        ipfs_bench(empty)
+
+
+    def test_gate(ipfs_bench):
+        ipfs_bench(work, int(WORK * float(os.environ.get("BENCH_SLOWDOWN", "1.0"))))
+    """
+)
+
+
+def run_pytest(folder: Path, db: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ipfs-db={db}", *extra]
+    # the suite's own ipfs_db ini setting must not apply: run in the scratch folder
+    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if proc.returncode not in (0, 1):
+        sys.exit(f"pytest failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def latest_run(db: Path) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
+    finally:
+        con.close()
+
+
+def medians(db: Path, run_id: str) -> dict[str, tuple[float, str, int]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT nodeid, median_s, source, rounds FROM benchmark_results WHERE run_id = ?", [run_id]
+        ).fetchall()
+    finally:
+        con.close()
+    return {nodeid: (median, source, rounds) for nodeid, median, source, rounds in rows}
+
+
+def accuracy(folder: Path, db: Path, max_time: float) -> None:
+    run_pytest(
+        folder, db, "test_suite.py::test_accuracy", "test_suite.py::test_empty",
+        f"--ipfs-bench-max-time={max_time}", f"--benchmark-max-time={max_time}",
+    )
+    found = medians(db, latest_run(db))
+    print("1. same CPU callable, one pytest run, interleaved (median per call):")
+    ratios = []
+    pairs = sorted({n.split("-")[-1].rstrip("]") for n in found if "test_accuracy" in n})
+    for pair in pairs:
+        ours = found[f"test_suite.py::test_accuracy[ipfs_bench-{pair}]"]
+        theirs = found[f"test_suite.py::test_accuracy[pytest_benchmark-{pair}]"]
+        ratio = ours[0] / theirs[0]
+        ratios.append(ratio)
+        print(
+            f"   pair {pair}: ipfs_bench {ours[0] * 1e6:8.3f} us ({ours[2]} rounds)   "
+            f"pytest-benchmark {theirs[0] * 1e6:8.3f} us ({theirs[2]} rounds)   ratio {ratio:.4f}"
+        )
+    ours_all = statistics.median(found[n][0] for n in found if "[ipfs_bench-" in n)
+    theirs_all = statistics.median(found[n][0] for n in found if "[pytest_benchmark-" in n)
+    overall = ours_all / theirs_all
+    print(f"   median of medians: ipfs_bench {ours_all * 1e6:.3f} us, pytest-benchmark {theirs_all * 1e6:.3f} us,"
+          f" ratio {overall:.4f} -> {'within' if abs(overall - 1) <= 0.05 else 'NOT within'} 5%")
+    empty = found["test_suite.py::test_empty"]
+    print(f"2. empty callable: median {empty[0] * 1e9:.1f} ns per call ({empty[2]} rounds) -> "
+          f"{'under' if empty[0] < 1e-6 else 'NOT under'} 1 us")
+
+
+def gate(folder: Path, db: Path, reruns: int, max_time: float, threshold: float) -> None:
+    common = ["test_suite.py::test_gate", f"--ipfs-bench-max-time={max_time}"]
+    run_pytest(folder, db, *common)
+    base = latest_run(db)
+    flagged = 0
+    changes = []
+    for _ in range(reruns):
+        proc = run_pytest(folder, db, *common, f"--ipfs-compare={base}", f"--ipfs-compare-fail={threshold}")
+        head = latest_run(db)
+        changes.append(medians(db, head)["test_suite.py::test_gate"][0] / medians(db, base)["test_suite.py::test_gate"][0] - 1)
+        if proc.returncode == 1:
+            flagged += 1
+    print(f"3. gate (threshold {threshold:g}%, alpha 0.01), baseline run {base}:")
+    print(f"   {reruns} identical reruns: {flagged} flagged as regression "
+          f"(median change range {min(changes) * 100:+.1f}% .. {max(changes) * 100:+.1f}%)")
+    proc = run_pytest(folder, db, *common, f"--ipfs-compare={base}", f"--ipfs-compare-fail={threshold}",
+                      env={"BENCH_SLOWDOWN": "1.2"})
+    head = latest_run(db)
+    change = medians(db, head)["test_suite.py::test_gate"][0] / medians(db, base)["test_suite.py::test_gate"][0] - 1
+    print(f"   injected 20% more work: median change {change * 100:+.1f}%, pytest exit {proc.returncode} -> "
+          f"{'flagged' if proc.returncode == 1 else 'NOT flagged'}")
+    table = [line for line in proc.stdout.splitlines() if "test_gate" in line and "%" in line]
+    if table:
+        print("   gate table row: " + table[-1].strip())
+
+
+def xdist(folder: Path, db: Path, max_time: float) -> None:
+    recorded = {}
+    for workers in ("0", "2"):
+        run_pytest(folder, db, "-n", workers, "-p", "no:benchmark", "-k", "not pytest_benchmark",
+                   f"--ipfs-bench-max-time={max_time}")
+        run_id = latest_run(db)
+        con = duckdb.connect(str(db), read_only=True)
+        rows = con.execute(
+            "SELECT r.nodeid, r.rounds, count(s.round) FROM benchmark_results r "
+            "LEFT JOIN benchmark_samples s USING (run_id, nodeid) WHERE r.run_id = ? GROUP BY ALL",
+            [run_id],
+        ).fetchall()
+        con.close()
+        recorded[workers] = {nodeid: (rounds, n) for nodeid, rounds, n in rows}
+    same = sorted(recorded["0"]) == sorted(recorded["2"])
+    complete = all(r == n for v in recorded.values() for r, n in v.values())
+    print(f"4. -n 0 recorded {len(recorded['0'])} cases, -n 2 recorded {len(recorded['2'])}: "
+          f"{'the same cases' if same else 'DIFFERENT cases'}; every case has rounds == stored samples: {complete}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=20)
+    parser.add_argument("--max-time", type=float, default=0.5, help="--ipfs-bench-max-time for every run")
+    parser.add_argument("--threshold", type=float, default=10.0, help="--ipfs-compare-fail")
+    parser.add_argument("--xdist", action="store_true", help="also compare -n 0 with -n 2")
+    parser.add_argument("--skip-gate", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ipfs-bench-accuracy-") as tmp:
+        folder = Path(tmp)
+        (folder / "test_suite.py").write_text(SUITE)
+        (folder / "pytest.ini").write_text("[pytest]\n")
+        db = folder / "results.duckdb"
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+        accuracy(folder, db, args.max_time)
+        if not args.skip_gate:
+            gate(folder, db, args.reruns, args.max_time, args.threshold)
+        if args.xdist:
+            xdist(folder, db, args.max_time)
+        print(json.dumps({"load_average_end": os.getloadavg()[0]}))
+
+
+if __name__ == "__main__":
+    main()

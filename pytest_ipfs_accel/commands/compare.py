@@ -1,0 +1,76 @@
+"""``ipfs-accel compare BASE HEAD``: benchmark changes between two recorded runs.
+
+Exit status: 0 when no case regressed, 1 when at least one case is a
+statistically significant regression beyond ``--fail-threshold`` (see
+:mod:`pytest_ipfs_accel.bench.compare`), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pytest_ipfs_accel import store
+from pytest_ipfs_accel.bench import compare
+from pytest_ipfs_accel.cli import CommandError
+
+DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
+
+
+def _percentage(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1), got {text}")
+    return value
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("base", metavar="BASE", help="baseline run: a run id (or unique prefix), latest or previous")
+    parser.add_argument("head", metavar="HEAD", help="run to judge: a run id (or unique prefix), latest or previous")
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
+    parser.add_argument(
+        "--fail-threshold", type=_percentage, default=compare.DEFAULT_THRESHOLD_PCT, metavar="PCT",
+        help="a significant slowdown of the median beyond PCT percent is a regression "
+        f"(default {compare.DEFAULT_THRESHOLD_PCT:g})",
+    )
+    parser.add_argument(
+        "--alpha", type=_probability, default=compare.DEFAULT_ALPHA, metavar="P",
+        help=f"significance level of the Mann-Whitney U test (default {compare.DEFAULT_ALPHA:g})",
+    )
+    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    con = store.open_store(args.db, read_only=True)
+    try:
+        base_id = store.resolve_run_id(con, args.base)
+        head_id = store.resolve_run_id(con, args.head)
+        if base_id == head_id:
+            raise CommandError(f"BASE and HEAD are the same run ({base_id}); name two different runs")
+        base = compare.load_cases(con, base_id)
+        head = compare.load_cases(con, head_id)
+    finally:
+        con.close()
+    if not base and not head:
+        raise CommandError(f"neither run {base_id} nor run {head_id} has benchmark results")
+    comparisons = compare.compare_cases(base, head, threshold_pct=args.fail_threshold, alpha=args.alpha)
+    print(
+        compare.render(
+            comparisons, args.format, base=base_id, head=head_id,
+            threshold_pct=args.fail_threshold, alpha=args.alpha,
+        )
+    )
+    return 1 if compare.regressions(comparisons) else 0
