@@ -134,7 +134,10 @@ class ResultCollector:
         from pytest_ipfs_accel import store
 
         con = store.open_store(self.db_path)
+        con.execute("BEGIN")
+        store.delete_run(con, self.run_id)  # a reused --ipfs-run-id replaces that run
         store.upsert_run(con, self._run_row)
+        con.execute("COMMIT")
         return con
 
     def store_connection(self):

@@ -87,6 +87,12 @@ def upsert_run(con, row: Mapping[str, Any]) -> None:
     insert_rows(con, "runs", [row])
 
 
+def delete_run(con, run_id: str) -> None:
+    """Remove every row of ``run_id`` from every table."""
+    for table in schema.TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+
 def fetch_dicts(con, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """Run a query and return its rows as dicts."""
     cur = con.execute(sql, list(params))
