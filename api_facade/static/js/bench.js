@@ -37,6 +37,12 @@ function caseLabel(row) {
   return parts.join(" · ");
 }
 
+function shortTime(epochSeconds) {
+  return new Date(epochSeconds * 1000).toLocaleString(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+}
+
 function median(values) {
   const s = values.filter((v) => v != null).sort((a, b) => a - b);
   if (!s.length) return null;
@@ -66,7 +72,7 @@ export function comparisons(data) {
     ...c,
     base_s: c.base_s ?? c.base_median_s ?? c.base?.median_s ?? null,
     head_s: c.head_s ?? c.head_median_s ?? c.head?.median_s ?? null,
-    change_pct: c.change_pct ?? c.delta_pct ?? c.change ?? null,
+    change_pct: c.median_change_pct ?? c.change_pct ?? c.delta_pct ?? null,
     regression: Boolean(c.regression ?? c.regressed ?? (c.verdict === "regression")),
     significant: Boolean(c.significant ?? (c.p_value != null ? c.p_value < 0.05 : false)),
   }));
@@ -113,9 +119,16 @@ export function showBench(root) {
     hwSel.addEventListener("change", draw);
     controls.append(h("label", {}, "Model ", modelSel), h("label", {}, "Hardware ", hwSel));
 
+    // each draw has a number; one overtaken by a newer choice stops at its next await
+    let generation = 0;
+    const current = (gen) => !stopped && gen === generation;
+
     async function draw() {
+      generation += 1;
+      const gen = generation;
       dispose();
       clear(charts);
+      document.getElementById("bench-latest")?.remove();
       clear(history);
       clear(compare);
       let rows;
@@ -123,13 +136,13 @@ export function showBench(root) {
         // the filtered history from the service (all runs of this model on this backend)
         rows = rowsOf(await api("/api/benchmark/query", { query: { model: modelSel.value, hardware: hwSel.value } }));
       } catch (err) {
-        charts.append(errorBox(err));
+        if (current(gen)) charts.append(errorBox(err));
         return;
       }
-      if (stopped) return;
+      if (!current(gen)) return;
       drawPercentiles(rows);
-      drawHistory(rows);
-      drawCompare(rows);
+      drawHistory(rows, gen);
+      drawCompare(rows, gen);
     }
 
     function drawPercentiles(rows) {
@@ -138,16 +151,19 @@ export function showBench(root) {
       const mine = rows.filter((r) => r.run_id === latest.run_id);
       const kind = mostCommon(mine.map((r) => r.kind || r.name || ""));
       const ofKind = mine.filter((r) => (r.kind || r.name || "") === kind);
-      charts.append(h("p", { class: "muted" },
+      charts.before(h("p", { class: "muted", id: "bench-latest" },
         `latest run ${shortId(latest.run_id)} (${fmtTime(latest.t)}), ${kind || "benchmark"}`));
-      for (const [axis, other, label] of [["batch_size", "seq_len", "batch size"], ["seq_len", "batch_size", "sequence length"]]) {
+      const axes = [["batch_size", "seq_len", "batch size"], ["seq_len", "batch_size", "sequence length"]];
+      // both boxes first: each chart takes its box's width, which depends on the other being there
+      const boxes = axes.map(([axis]) => h("div", { class: "chart", dataset: { chart: axis } }));
+      charts.append(...boxes);
+      for (const [i, [axis, other, label]] of axes.entries()) {
         // hold the other parameter at its most common value so one line varies one thing
         const fixed = mostCommon(ofKind.map((r) => r[other]));
         const points = ofKind
           .filter((r) => r[other] === fixed && r[axis] != null)
           .map((r) => ({ x: r[axis], p50: r.median_s, p90: r.p90_s, p99: r.p99_s }));
-        const box = h("div", { class: "chart", dataset: { chart: axis } });
-        charts.append(box);
+        const box = boxes[i];
         if (new Set(points.map((p) => p.x)).size < 1) {
           box.append(h("p", { class: "muted" }, `no ${label} data`));
           continue;
@@ -158,7 +174,7 @@ export function showBench(root) {
       }
     }
 
-    async function drawHistory(rows) {
+    async function drawHistory(rows, gen) {
       const byCase = new Map();
       for (const r of rows) {
         const key = caseKey(r);
@@ -175,10 +191,13 @@ export function showBench(root) {
       history.append(h("label", {}, "Case ", caseSel), box, note);
 
       const regressionsFor = new Map(); // "base>head" -> comparisons
+      let caseGeneration = 0;
       async function drawCase() {
         for (const p of plots.filter((p) => p.root.parentNode === box)) p.destroy();
         plots = plots.filter((p) => p.root.parentNode !== null);
         clear(box);
+        delete box.dataset.regressions;
+        const caseGen = ++caseGeneration;
         const list = byCase.get(caseSel.value) || [];
         const runs = runsOf(list).slice(-HISTORY_RUNS);
         const points = runs.map((run) => ({
@@ -201,21 +220,23 @@ export function showBench(root) {
               regressionsFor.set(pair, []);
             }
           }
+          if (!current(gen) || caseGen !== caseGeneration) return;
           const sample = list.find((r) => r.run_id === points[i].run_id);
           points[i].regression = regressionsFor.get(pair).some((c) => c.regression && matches(c, sample));
         }
-        if (stopped) return;
+        if (!current(gen) || caseGen !== caseGeneration) return;
         const marked = points.filter((p) => p.regression).length;
         note.textContent = `${points.length} run(s); ${marked} significant regression(s) marked` +
           (failures ? `; ${failures} comparison(s) unavailable` : "");
         box.dataset.regressions = String(marked);
-        plots.push(historyChart(box, points.map((p) => ({ ...p, t: p.t ?? 0 })), `Median latency per run: ${caseLabel(list[0])}`));
+        const labelled = points.map((p) => ({ ...p, label: p.t ? shortTime(p.t) : shortId(p.run_id) }));
+        plots.push(historyChart(box, labelled, `Median latency per run: ${caseLabel(list[0])}`));
       }
       caseSel.addEventListener("change", drawCase);
       await drawCase();
     }
 
-    function drawCompare(rows) {
+    function drawCompare(rows, gen) {
       const runs = runsOf(rows);
       const opts = () => runs.map((r) => h("option", { value: r.run_id }, `${shortId(r.run_id)} · ${fmtTime(r.t)}`));
       const baseSel = h("select", { id: "compare-base" }, opts());
@@ -230,9 +251,9 @@ export function showBench(root) {
         try {
           const result = comparisons(await api("/api/benchmark/compare", { query: { base: baseSel.value, head: headSel.value } }))
             .filter((c) => (c.model == null || c.model === modelSel.value) && (c.hardware == null || c.hardware === hwSel.value));
-          clear(out).append(compareTable(result));
+          if (current(gen)) clear(out).append(compareTable(result));
         } catch (err) {
-          clear(out).append(errorBox(err));
+          if (current(gen)) clear(out).append(errorBox(err));
         }
       }
       baseSel.addEventListener("change", run);
@@ -268,7 +289,7 @@ function compareTable(list) {
   return h("table", { class: "grid compare" },
     h("thead", {}, h("tr", {}, ["case", "base median", "head median", "", "change", "verdict"].map((t) => h("th", {}, t)))),
     h("tbody", {}, list.map((c) => h("tr", { class: c.regression ? "regression" : c.significant ? "significant" : "" },
-      h("td", {}, h("code", {}, c.name || c.nodeid || ""), h("div", { class: "muted" }, caseLabel(c))),
+      h("td", {}, h("code", {}, c.nodeid || c.name || "")),
       h("td", { class: "num" }, fmtLatency(c.base_s)),
       h("td", { class: "num" }, fmtLatency(c.head_s)),
       h("td", { class: "bars" }, bar(c.base_s, "base"), bar(c.head_s, "head")),

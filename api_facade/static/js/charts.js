@@ -38,36 +38,41 @@ export function percentileChart(el, points, xLabel, title) {
     width: width(el),
     height: 260,
     scales: { x: { time: false } },
-    axes: [{ label: xLabel, values: (u, ticks) => ticks.map((v) => (Number.isInteger(v) ? v : "")) }, msAxis],
+    // ticks at the measured values only (1, 2, 4, 8 rather than 1..8)
+    axes: [{ label: xLabel, splits: () => data[0], values: (u, ticks) => ticks.map((v) => v) }, msAxis],
     series: [{ label: xLabel }, ...series],
   }, data, el);
 }
 
 /**
- * Median latency per run over time; `points`: [{t (epoch s), median, regression}].
- * Regressions get their own red, line-less series so they stand out.
+ * Median latency per run, one step per run (oldest first), labelled by when
+ * the run started; `points`: [{label, median, regression}].  Regressions get
+ * their own red, line-less series so they stand out.
  */
 export function historyChart(el, points, title) {
-  const sorted = [...points].sort((a, b) => a.t - b.t);
+  const index = points.map((_, i) => i);
   const data = [
-    sorted.map((p) => p.t),
-    sorted.map((p) => p.median * 1e3),
-    sorted.map((p) => (p.regression ? p.median * 1e3 : null)),
+    index,
+    points.map((p) => (p.median == null ? null : p.median * 1e3)),
+    points.map((p) => (p.regression && p.median != null ? p.median * 1e3 : null)),
   ];
+  const latency = (u, v) => (v == null ? "–" : `${v.toPrecision(3)} ms`);
   return new uPlot({
     title,
     width: width(el),
     height: 260,
-    axes: [{}, msAxis],
-    series: [
-      { label: "run started" },
+    scales: { x: { time: false, range: [-0.3, Math.max(1, points.length - 1) + 0.3] } },
+    axes: [
       {
-        label: "median",
-        stroke: COLOURS.median,
-        width: 2,
-        points: { show: true, size: 7 },
-        value: (u, v) => (v == null ? "–" : `${v.toPrecision(3)} ms`),
+        label: "run (oldest first)",
+        splits: () => index,
+        values: (u, ticks) => ticks.map((i) => points[i]?.label ?? ""),
       },
+      msAxis,
+    ],
+    series: [
+      { label: "run", value: (u, i) => (i == null ? "–" : points[i]?.label ?? "") },
+      { label: "median", stroke: COLOURS.median, width: 2, points: { show: true, size: 7 }, value: latency },
       {
         label: "significant regression",
         stroke: COLOURS.regression,
@@ -75,7 +80,7 @@ export function historyChart(el, points, title) {
         width: 0,
         paths: () => null,
         points: { show: true, size: 14, stroke: COLOURS.regression, fill: COLOURS.regression },
-        value: (u, v) => (v == null ? "–" : `${v.toPrecision(3)} ms`),
+        value: latency,
       },
     ],
   }, data, el);

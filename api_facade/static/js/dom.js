@@ -69,8 +69,11 @@ export function fmtTime(value) {
   });
 }
 
+/** A run id for display: whole when it is of a readable length, else its start. */
 export function shortId(runId) {
-  return runId ? String(runId).slice(0, 12) : "";
+  if (!runId) return "";
+  const text = String(runId);
+  return text.length <= 32 ? text : `${text.slice(0, 30)}…`;
 }
 
 /** A one-line error box for a view. */

@@ -298,6 +298,12 @@ export function showRun(root, runId) {
           h("td", {}, fmtLatency(event.p99_s)),
           h("td", {}, event.throughput ? `${event.throughput.toPrecision(4)} ${event.throughput_unit || ""}` : "")));
         break;
+      case "ServiceWarning":
+      case "InvalidEvent":
+        // the service's own notes about the run (e.g. a garbled event line)
+        note.hidden = false;
+        note.textContent = event.message || event.reason || event["$report_type"];
+        break;
       case "RunFinished":
         state.status = event.status || "error";
         state.finishedAt = Date.now();

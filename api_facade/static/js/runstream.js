@@ -24,6 +24,7 @@ export class RunStream {
     this.stopped = false;
     this.connects = 0; // how many sockets were opened (the first plus resumes)
     this.duplicatesDropped = 0;
+    this.delivered = 0; // events handed to the view: with seq from 1, equals lastSeq when none was lost
     this.attempt = 0;
     this.socket = null;
     this.timer = null;
@@ -82,6 +83,7 @@ export class RunStream {
       this.lastSeq = event.seq;
     }
     if (event["$report_type"] === "RunFinished") this.finished = true;
+    this.delivered += 1;
     this.onEvent(event);
     if (this.finished) this.onState("finished", event.status);
   }

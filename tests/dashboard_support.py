@@ -1,0 +1,176 @@
+"""Helpers for the dashboard's browser tests: a sample suite, a real service, Chromium.
+
+Not a test module (no ``test_`` prefix): the browser tests import it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+#: flags for a headless Chromium that phones nowhere (no updates, sync or field trials)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TERMINAL = {"passed", "failed", "error", "cancelled", "timeout", "interrupted"}
+
+# A sample suite the service runs: model tests that pass on cpu, one real
+# failure and one skip (so the matrix has every colour), and benchmarks over
+# batch size x sequence length whose work grows with a factor read from
+# work_factor.txt: raising the factor between two runs makes a real, measured
+# regression for the history chart and the side-by-side comparison.
+SUITE_FILES = {
+    "workload.py": '''
+import hashlib
+from pathlib import Path
+
+WORK_FACTOR = int((Path(__file__).parent / "work_factor.txt").read_text())
+
+
+def digest_chain(n: int) -> bytes:
+    """n chained sha256 rounds over 1 KiB: CPU work proportional to n."""
+    data = b"\\x00" * 1024
+    for _ in range(n):
+        data = hashlib.sha256(data).digest() * 32
+    return data
+''',
+    "test_models.py": '''
+import pytest
+from workload import digest_chain
+
+
+@pytest.mark.ipfs_model("tiny-bert")
+@pytest.mark.parametrize("layer", range(5))
+def test_bert_layer_output_is_deterministic(ipfs_hw, layer):
+    assert digest_chain(120_000 + layer) == digest_chain(120_000 + layer)
+
+
+@pytest.mark.ipfs_model("tiny-gpt2")
+@pytest.mark.parametrize("step", range(3))
+def test_gpt2_decode_step(ipfs_hw, step):
+    assert len(digest_chain(240_000 + step)) == 1024
+
+
+@pytest.mark.ipfs_model("tiny-gpt2")
+def test_gpt2_matches_reference_digest(ipfs_hw):
+    digest = digest_chain(2000).hex()[:16]
+    assert digest == "0000000000000000", "logits differ from the reference checkpoint"
+
+
+@pytest.mark.ipfs_model("tiny-t5")
+def test_t5_needs_sentencepiece(ipfs_hw):
+    pytest.importorskip("sentencepiece_not_installed_here", reason="t5's tokenizer needs sentencepiece")
+''',
+    "test_bench.py": '''
+import pytest
+from workload import WORK_FACTOR, digest_chain
+
+
+@pytest.mark.ipfs_model("tiny-bert")
+@pytest.mark.parametrize("seq_len", [8, 32])
+@pytest.mark.parametrize("batch_size", [1, 2, 4, 8])
+def test_bert_forward_latency(ipfs_hw, ipfs_bench, batch_size, seq_len):
+    ipfs_bench.set_case(kind="forward", batch_size=batch_size, seq_len=seq_len, dtype="float32")
+    ipfs_bench.pedantic(digest_chain, args=(20 * batch_size * seq_len * WORK_FACTOR,), rounds=12, warmup_rounds=1)
+''',
+}
+
+
+def write_suite(root: Path, work_factor: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in SUITE_FILES.items():
+        (root / name).write_text(text.lstrip())
+    set_work_factor(root, work_factor)
+
+
+def set_work_factor(root: Path, factor: int) -> None:
+    (root / "work_factor.txt").write_text(str(factor))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_LAUNCH = """
+import sys, uvicorn
+from api_facade.app import create_app
+from api_facade.settings import Settings
+port, db, suite = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+uvicorn.run(create_app(Settings.from_env(db_path=db, suite_root=suite, port=port)),
+            host="127.0.0.1", port=port, log_level="warning")
+"""
+
+
+class Service:
+    """``ipfs-accel serve`` in a subprocess on 127.0.0.1, with a known token."""
+
+    def __init__(self, workdir: Path, suite: Path, token: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = token
+        self.log = workdir / "service.log"
+        env = {**os.environ, "IPFS_ACCEL_TOKEN": token, "PYTHONPATH": str(REPO)}
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCH, str(self.port), str(workdir / "results.duckdb"), str(suite)],
+                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.client = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                if self.client.get("/api/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the service did not answer /api/health in {timeout} s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def start_run(self, **body) -> str:
+        response = self.client.post("/api/test/run", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()["run_id"]
+
+    def wait(self, run_id: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.client.get(f"/api/test/status/{run_id}").json()
+            if status["status"] in TERMINAL:
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"run {run_id} did not finish in {timeout} s:\n{self.log_text()}")
+
+    def close(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
