@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 import psutil
 
@@ -59,6 +60,16 @@ async def reap_group(pgid: int, wait_s: float = 3.0) -> None:
         if not await asyncio.to_thread(group_members, pgid):
             return
         await asyncio.sleep(0.05)
+
+
+def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
+    """Block until no live process is left in group ``pgid`` (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not group_members(pgid):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def kill_orphan_group(pgid: int, marker: str) -> bool:

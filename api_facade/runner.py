@@ -24,7 +24,7 @@ from api_facade.db import ServiceDB
 from api_facade.eventlines import LineDecoder
 from api_facade.hub import Hub, RunStream, seal_file
 from api_facade.jobs import Job, new_id, now, status_for_exit
-from api_facade.procs import end_group, kill_orphan_group, reap_group
+from api_facade.procs import end_group, kill_orphan_group, reap_group, wait_group_gone
 from api_facade.pytest_cmd import pytest_command, subprocess_env
 from api_facade.settings import Settings
 
@@ -293,8 +293,8 @@ class RunManager:
         """
         recovered = []
         for job in self.db.run(dbq.lost_jobs):
-            if job.pgid:
-                kill_orphan_group(job.pgid, job.run_id)
+            if job.pgid and kill_orphan_group(job.pgid, job.run_id):
+                wait_group_gone(job.pgid)  # its shard stays locked until the last process is gone
             previous = job.status
             job.status = "interrupted"
             job.reason = f"the service restarted while the run was {previous}"
