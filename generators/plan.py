@@ -34,11 +34,13 @@ def model_class(spec: ModelSpec, config) -> type:
 
     auto = getattr(transformers, spec.auto_class)
     try:
-        return auto._model_mapping[type(config)]
+        found = auto._model_mapping[type(config)]
     except KeyError as exc:
         raise ValueError(
             f"{spec.auto_class} has no class for model type {spec.model_type!r}"
         ) from exc
+    # a few types map to several classes; the auto class instantiates the first
+    return found[0] if isinstance(found, tuple | list) else found
 
 
 def _first(config, *names: str, default: Any = None) -> Any:
@@ -75,18 +77,30 @@ def _image(config) -> dict[str, Any]:
     if isinstance(size, dict):  # {"height": h, "width": w}
         size = [size.get("height", 32), size.get("width", 32)]
     height, width = (size, size) if isinstance(size, int) else tuple(size)[:2]
-    return {"IMAGE_HEIGHT": int(height), "IMAGE_WIDTH": int(width),
-            "NUM_CHANNELS": int(_first(vision, "num_channels", default=3))}
+    out = {"IMAGE_HEIGHT": int(height), "IMAGE_WIDTH": int(width),
+           "NUM_CHANNELS": int(_first(vision, "num_channels", default=3))}
+    frames = _first(vision, "num_frames")
+    if isinstance(frames, int):  # a video model: (batch, frames, channels, height, width)
+        out["NUM_FRAMES"] = frames
+    return out
 
 
 def _audio(config, input_name: str) -> dict[str, Any]:
     if input_name == "input_features":
-        features = _first(config, "num_mel_bins", "feature_size", "input_feat_per_channel", default=80)
+        mels = _first(config, "num_mel_bins")
+        features = _first(
+            config, "feature_projection_input_dim", "input_feat_per_channel", "feature_size", default=80
+        )
         channels = _first(config, "input_channels", default=1)
         source = _first(config, "max_source_positions")
         # whisper-like encoders accept exactly 2 * max_source_positions frames
         frames = 2 * source if isinstance(source, int) and source <= 64 else AUDIO_FRAMES
-        return {"FEATURE_SIZE": int(features) * int(channels), "AUDIO_LEN": int(frames)}
+        return {
+            "FEATURE_SIZE": int(mels) if mels else int(features) * int(channels),
+            "AUDIO_LEN": int(frames),
+            # mel-spectrogram encoders (whisper) take (batch, mels, frames); others (batch, frames, features)
+            "FEATURES_FIRST": bool(mels),
+        }
     if input_name == "input_values":
         return {"AUDIO_LEN": AUDIO_SAMPLES}
     raise ValueError(f"speech models taking {input_name!r} are not supported")
@@ -116,7 +130,7 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         if out["IS_ENCODER_DECODER"]:
             out.update(_text(config))
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
-    if out["IS_ENCODER_DECODER"]:
+    if out["IS_ENCODER_DECODER"] or family == "encoder-decoder":
         start = _first(config, "decoder_start_token_id", "pad_token_id", default=0)
         out["DECODER_START_TOKEN_ID"] = int(start)
     return out

@@ -128,6 +128,12 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, 2)
         elif key in _POSITION_KEYS:
             out[key] = min(value, MAX_POSITIONS)
+        elif key in ("rotary_dim", "rotary_emb_base_dim"):
+            out[key] = min(value, HEAD_DIM)
+        elif key == "window_size" and _is_int(d.get("image_size")):
+            out[key] = min(value, 4)
+        elif key == "num_frames" and "image_size" in d:
+            out[key] = min(value, 4)  # video models: a multiple of any tubelet size
         elif key == "image_size":
             out[key] = min(value, IMAGE)
         elif key == "patch_size" and _is_int(d.get("image_size")) and d["image_size"] > IMAGE:
@@ -138,12 +144,48 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
         if _is_int(d.get("patch_size")):
             out["patch_size"] = min(d["patch_size"], PATCH)
-    # per-layer lists must stay as long as the (now smaller) layer count
-    layers = out.get("num_hidden_layers")
-    if _is_int(layers) and isinstance(out.get("layer_types"), list):
-        out["layer_types"] = out["layer_types"][:layers]
+    if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
+        out["head_dim"] = HEAD_DIM  # some configs leave it to the checkpoint
+    if "kv_lora_rank" in d:  # multi-head latent attention: one key/value per query head
+        for key in _KV_HEAD_KEYS & d.keys():
+            out[key] = out.get("num_attention_heads", HEADS)
+    _fit_layer_lists(d, out)
     _fit_token_ids(out)
     return out
+
+
+def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
+    """Per-layer lists (layer types, block types ...) cut to the fewer layers.
+
+    The layers kept include one of each distinct layer type, in their original
+    order, because hybrid architectures require every kind to be present.
+    """
+    for key in ("num_hidden_layers", "num_layers", "n_layer", "n_layers"):
+        if _is_int(d.get(key)) and _is_int(out.get(key)) and out[key] < d[key]:
+            break
+    else:
+        return
+    original = d[key]
+    lists = [k for k, v in d.items() if isinstance(v, list | tuple) and len(v) == original and k != "depths"]
+    if not lists:
+        return
+    kinds = d.get("layer_types") if "layer_types" in lists else d[lists[0]]
+    keep: list[int] = []
+    seen: set[str] = set()
+    for index, kind in enumerate(kinds):
+        marker = repr(kind)
+        if marker not in seen:
+            seen.add(marker)
+            keep.append(index)
+    for index in range(original):  # then the first layers, up to the tiny count
+        if len(keep) >= out[key]:
+            break
+        if index not in keep:
+            keep.append(index)
+    keep.sort()
+    for name in lists:
+        out[name] = [d[name][i] for i in keep]
+    out[key] = len(keep)
 
 
 def _fit_token_ids(d: dict[str, Any]) -> None:
