@@ -1,0 +1,74 @@
+"""What recording costs: 10,000 trivial tests with the plugin writing DuckDB vs ``-p no:ipfs_accel``.
+
+Runs real ``python -m pytest`` subprocesses in pairs (the order alternates
+within each pair so drift on a busy machine cancels out) and prints the
+wall-time ratio of each pair and their median.
+
+    python benchmarks/recording_overhead.py [--tests 10000] [--pairs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SUITE = """
+import pytest
+
+@pytest.mark.parametrize("i", range({n}))
+def test_trivial(i):
+    assert i >= 0
+"""
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"pytest failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests", type=int, default=10_000)
+    parser.add_argument("--pairs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "test_trivial.py").write_text(SUITE.format(n=args.tests))
+        base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_trivial.py"]
+        variants = {
+            "off": [*base, "-p", "no:ipfs_accel"],
+            "recording": [*base, f"--ipfs-db={root / 'r.duckdb'}"],
+        }
+        timed(variants["recording"], root)  # warm the disk cache and DuckDB's file
+        ratios = []
+        for pair in range(args.pairs):
+            order = ["off", "recording"] if pair % 2 == 0 else ["recording", "off"]
+            times = {name: timed(variants[name], root) for name in order}
+            ratios.append(times["recording"] / times["off"])
+            print(
+                f"pair {pair + 1}: off {times['off']:.2f} s, recording {times['recording']:.2f} s, "
+                f"ratio {ratios[-1]:.3f}",
+                flush=True,
+            )
+        import duckdb
+
+        con = duckdb.connect(str(root / "r.duckdb"), read_only=True)
+        rows = con.execute("SELECT count(*) FROM test_results").fetchone()[0]
+        runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+        con.close()
+        print(f"rows recorded: {rows} over {runs} runs ({rows // runs} per run)")
+        overhead = statistics.median(ratios) - 1
+        print(f"median overhead of recording {args.tests} tests: {overhead * 100:+.1f}% (ratio {1 + overhead:.3f})")
+
+
+if __name__ == "__main__":
+    main()
