@@ -46,6 +46,16 @@ def shape_filter(batch_sizes: list[int], seq_lens: list[int], dtype: str) -> str
     return f"({batches}) and ({sizes}) and -{dtype}"
 
 
+def bench_options(request: dict[str, Any]) -> list[str]:
+    """The ``ipfs_bench`` options a benchmark request sets, plus the case selection."""
+    options = ["-k", shape_filter(request["batch_sizes"], request["seq_lens"], request["dtype"])]
+    for key, option in (("max_time_s", "--ipfs-bench-max-time"), ("min_rounds", "--ipfs-bench-min-rounds"),
+                        ("max_rounds", "--ipfs-bench-max-rounds")):
+        if request.get(key) is not None:
+            options.append(f"{option}={request[key]}")
+    return options
+
+
 def _pytest_outcome(ctx: RunContext, code: int) -> tuple[str, str | None]:
     ctx.job.exit_code = code
     status, reason = ctx.exit_reason(code)
@@ -72,8 +82,7 @@ async def test_plan(ctx: RunContext) -> tuple[str, str | None]:
 async def benchmark_plan(ctx: RunContext) -> tuple[str, str | None]:
     request = ctx.job.request
     files = await ctx.step("generate", lambda: generate(ctx, request["models"], "benchmark", force=True))
-    expression = shape_filter(request["batch_sizes"], request["seq_lens"], request["dtype"])
-    code = await ctx.pytest(files, hardware=request.get("hardware"), extra=["-k", expression])
+    code = await ctx.pytest(files, hardware=request.get("hardware"), extra=bench_options(request))
     status, reason = _pytest_outcome(ctx, code)
     if code == 5:
         reason = (f"no benchmark case matched batch sizes {request['batch_sizes']}, sizes "
@@ -109,8 +118,7 @@ async def workflow_plan(ctx: RunContext) -> tuple[str, str | None]:
             raise StepFailed(status, reason or status)
 
     await ctx.step("test", lambda: run_step([test_file], "-test"))
-    expression = shape_filter(request["batch_sizes"], request["seq_lens"], request["dtype"])
-    await ctx.step("benchmark", lambda: run_step([bench_file], "-bench", ["-k", expression]))
+    await ctx.step("benchmark", lambda: run_step([bench_file], "-bench", bench_options(request)))
     ctx.job.exit_code = 0
     return "passed", None
 

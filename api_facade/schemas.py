@@ -86,7 +86,6 @@ class TestRunRequest(Request):
     timeout_s: float | None = Field(None, gt=0, description="end the run after this many seconds")
 
 
-
 class BenchmarkRunRequest(Request):
     """Benchmark models: generated benchmark tests run with these shapes."""
 
@@ -95,8 +94,11 @@ class BenchmarkRunRequest(Request):
     batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=16)
     seq_lens: list[int] = Field(default_factory=lambda: [16], min_length=1, max_length=16)
     dtype: Dtype = "float32"
+    max_time_s: float | None = Field(None, gt=0, le=600,
+                                     description="time budget of each case's timed rounds (--ipfs-bench-max-time)")
+    min_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-min-rounds")
+    max_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-max-rounds")
     timeout_s: float | None = Field(None, gt=0)
-
 
 
 class GenerateRequest(Request):
@@ -107,12 +109,10 @@ class GenerateRequest(Request):
     force: bool = Field(False, description="overwrite an existing module")
 
 
-
 class GenerateBatchRequest(Request):
     models: list[str] = Field(min_length=1, max_length=50)
     test_type: TestType = "basic"
     force: bool = False
-
 
 
 class WorkflowRequest(Request):
@@ -124,8 +124,11 @@ class WorkflowRequest(Request):
     batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=16)
     seq_lens: list[int] = Field(default_factory=lambda: [16], min_length=1, max_length=16)
     dtype: Dtype = "float32"
+    max_time_s: float | None = Field(None, gt=0, le=600,
+                                     description="time budget of each case's timed rounds (--ipfs-bench-max-time)")
+    min_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-min-rounds")
+    max_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-max-rounds")
     timeout_s: float | None = Field(None, gt=0)
-
 
 
 # ---------------------------------------------------------------- responses
