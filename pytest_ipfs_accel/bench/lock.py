@@ -26,8 +26,16 @@ except ImportError:  # Windows: no flock; benchmarks there are not serialized ac
     fcntl = None  # type: ignore[assignment]
 
 
+#: environment variable naming another folder for the lock files (e.g. one per CI job)
+LOCK_DIR_ENV = "IPFS_ACCEL_LOCK_DIR"
+
+
 def default_lock_dir() -> Path:
-    """``<tmp>/pytest-ipfs-accel-locks-<uid>``: shared by all sessions of one user."""
+    """``$IPFS_ACCEL_LOCK_DIR``, else ``<tmp>/pytest-ipfs-accel-locks-<uid>``: shared by all
+    sessions of one user, so two pytest sessions on one machine do not overlap either."""
+    override = os.environ.get(LOCK_DIR_ENV)
+    if override:
+        return Path(override)
     uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
     return Path(tempfile.gettempdir()) / f"pytest-ipfs-accel-locks-{uid}"
 

@@ -1,0 +1,187 @@
+"""The ipfs_bench fixture inside real pytest sessions (pytester): what reaches DuckDB,
+the options, the terminal summary and the --ipfs-compare gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+# imported here, once: an in-process pytester run that imported torch itself (the cpu
+# detector does) would drop it from sys.modules afterwards, and torch cannot be imported
+# twice into one process
+pytest.importorskip("torch")
+
+FAST = ("--ipfs-bench-max-time=0.02", "--ipfs-bench-warmup=1", "-p", "no:cacheprovider")
+
+SUITE = """
+import pytest
+
+def test_plain(ipfs_bench):
+    ipfs_bench.extra_info["note"] = object()  # not JSON: stored as its str
+    assert ipfs_bench(sum, range(200)) == 19900
+
+@pytest.mark.ipfs_model("tiny-bert")
+def test_model(ipfs_bench, ipfs_hw):
+    ipfs_bench.set_case(batch_size=4, seq_len=16, dtype="torch.float16")
+    ipfs_bench(lambda: None)
+    ipfs_bench.extra_info["after"] = 1  # seen: the payload is finished with the report
+
+def test_pedantic(ipfs_bench):
+    made = []
+    result = ipfs_bench.pedantic(lambda x: x + 1, setup=lambda: made.append(1) or ((len(made),), {}),
+                                 rounds=7, warmup_rounds=2)
+    assert result == 10
+
+def test_dynamic(request):
+    request.getfixturevalue("ipfs_bench")(len, "abc")
+
+def test_not_a_benchmark():
+    pass
+"""
+
+
+@pytest.fixture(autouse=True)
+def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Benchmarks of other suites on this machine must not make these tests wait."""
+    monkeypatch.setenv("IPFS_ACCEL_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def _rows(db: Path, sql: str, params=()) -> list[dict]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cur = con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def test_results_and_raw_samples_reach_duckdb(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite=SUITE)
+    db = pytester.path / "r.duckdb"
+    result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-hw=cpu", *FAST)
+    result.assert_outcomes(passed=5)
+    rows = {r["name"]: r for r in _rows(db, "SELECT * FROM benchmark_results")}
+    assert sorted(rows) == ["test_dynamic", "test_model[cpu]", "test_pedantic", "test_plain"]
+    samples = {
+        r["nodeid"]: r["n"]
+        for r in _rows(db, "SELECT nodeid, count(*) AS n, min(round) AS lo, max(round) AS hi FROM benchmark_samples GROUP BY nodeid")
+    }
+    for row in rows.values():
+        assert samples[row["nodeid"]] == row["rounds"] >= 5
+        assert row["min_s"] <= row["median_s"] <= row["p90_s"] <= row["p95_s"] <= row["p99_s"] <= row["max_s"]
+        assert row["source"] == "ipfs_bench" and row["timer"] == "perf_counter"
+        assert row["peak_memory_bytes"] is not None and row["wall_median_s"] > 0
+    model = rows["test_model[cpu]"]
+    assert (model["model"], model["hardware"], model["batch_size"], model["seq_len"], model["dtype"]) == (
+        "tiny-bert", "cpu", 4, 16, "float16")
+    assert model["throughput_unit"] == "items/s"
+    assert model["throughput"] == pytest.approx(4 / model["median_s"])
+    assert model["tokens_per_s"] == pytest.approx(64 / model["median_s"])
+    extra = json.loads(model["extra_info"])
+    assert extra["after"] == 1 and extra["ipfs_bench"]["lock"] == "cpu"
+    assert json.loads(rows["test_plain"]["extra_info"])["note"].startswith("<object object")
+    assert rows["test_plain"]["throughput_unit"] == "calls/s"
+    pedantic = rows["test_pedantic"]
+    assert (pedantic["rounds"], pedantic["iterations"], pedantic["warmup"]) == (7, 1, 2)
+    # the summary groups by model and hardware
+    result.stdout.fnmatch_lines([
+        "*ipfs-accel benchmarks*",
+        "model - | hardware cpu*",
+        "*test_suite.py::test_dynamic*",
+        "model tiny-bert | hardware cpu*",
+        "*test_suite.py::test_model[[]cpu[]]*items/s*",
+    ])
+
+
+def test_second_call_and_bad_options_are_clear_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_twice="""
+        def test_twice(ipfs_bench):
+            ipfs_bench(len, "a")
+            ipfs_bench(len, "b")
+    """)
+    result = pytester.runpytest("--ipfs-no-db", *FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*BenchmarkUsageError: ipfs_bench measures once per test and was already used*"])
+    bad = pytester.runpytest("--ipfs-no-db", "--ipfs-bench-min-rounds=zero")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--ipfs-bench-min-rounds=zero: expected an integer*"])
+    bad = pytester.runpytest("--ipfs-no-db", "--ipfs-bench-max-time=0")
+    bad.stderr.fnmatch_lines(["*max time must be > 0 seconds*"])
+    bad = pytester.runpytest("--ipfs-no-db", "--ipfs-compare=latest")
+    bad.stderr.fnmatch_lines(["*--ipfs-compare needs the results database*drop --ipfs-no-db*"])
+
+
+def test_disable_runs_once_untimed_and_ini_keys_work(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_once="""
+        calls = []
+        def test_once(ipfs_bench):
+            assert ipfs_bench(calls.append, 1) is None
+            assert calls == [1]
+    """)
+    db = pytester.path / "r.duckdb"
+    result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-bench-disable", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert _rows(db, "SELECT count(*) AS n FROM benchmark_results")[0]["n"] == 0
+    pytester.makeini("[pytest]\nipfs_bench_min_rounds = 9\nipfs_bench_max_time = 0.001\nipfs_bench_warmup = 0\n")
+    pytester.makepyfile(test_once="import time\ndef test_once(ipfs_bench):\n    ipfs_bench(time.sleep, 0.001)\n")
+    result = pytester.runpytest(f"--ipfs-db={db}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    row = _rows(db, "SELECT rounds, warmup FROM benchmark_results")[0]
+    assert row == {"rounds": 9, "warmup": 0}
+
+
+GATE = """
+import os
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+def test_work(ipfs_bench):
+    ipfs_bench(work, int(os.environ["GATE_WORK"]))
+
+def test_other(ipfs_bench):
+    ipfs_bench(len, "abc")
+"""
+
+
+def test_compare_gate_fails_the_session_on_a_significant_regression(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_gate=GATE)
+    db = pytester.path / "r.duckdb"
+    args = (f"--ipfs-db={db}", "--ipfs-bench-max-time=0.05", "-p", "no:cacheprovider")
+    monkeypatch.setenv("GATE_WORK", "300")
+    first = pytester.runpytest(*args, "--ipfs-compare=latest")
+    assert first.ret == pytest.ExitCode.OK
+    first.stdout.fnmatch_lines(["*--ipfs-compare: no earlier run with benchmarks to compare with*"])
+    base = _rows(db, "SELECT run_id FROM runs")[0]["run_id"]
+
+    monkeypatch.setenv("GATE_WORK", "900")  # three times the work
+    slow = pytester.runpytest(*args, "--ipfs-compare=latest", "--ipfs-compare-fail=10")
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    slow.assert_outcomes(passed=2)  # every test passed: the gate alone fails the session
+    slow.stdout.fnmatch_lines([
+        "*ipfs-accel benchmark comparison*",
+        f"{base} -> *",
+        "case*base median*head median*median*p90*throughput*p*verdict",
+        "test_gate.py::test_other*",
+        "test_gate.py::test_work*+*%*REGRESSION",
+        f"FAILED: 1 significant benchmark regression(s) beyond 10% against run {base}",
+    ])
+    runs = _rows(db, "SELECT status, exit_status FROM runs ORDER BY started_at")
+    assert runs[-1] == {"status": "failed", "exit_status": 1}
+
+    # the same slowdown under a threshold it does not exceed passes
+    ok = pytester.runpytest(*args, f"--ipfs-compare={base}", "--ipfs-compare-fail=1000")
+    assert ok.ret == pytest.ExitCode.OK
+    ok.stdout.fnmatch_lines([f"no significant regression beyond 1000% against run {base}"])
+    missing = pytester.runpytest(*args, "--ipfs-compare=nosuchrun")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stdout.fnmatch_lines(["*--ipfs-compare=nosuchrun: no run with id 'nosuchrun'*"])
