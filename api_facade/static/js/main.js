@@ -53,7 +53,7 @@ setAuthHandler((message) => {
 });
 
 const ROUTES = [
-  [/^#\/runs\/(.+)$/, (m) => showRun(view, decodeURIComponent(m[1])), "runs"],
+  [/^#\/runs\/([^?]+)(?:\?kind=(\w+))?$/, (m) => showRun(view, decodeURIComponent(m[1]), m[2] || "test"), "runs"],
   [/^#\/matrix$/, () => showMatrix(view), "matrix"],
   [/^#\/bench$/, () => showBench(view), "bench"],
   [/^(#\/runs)?$/, () => showRuns(view), "runs"],

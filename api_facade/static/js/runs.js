@@ -7,6 +7,14 @@ import {
 } from "./dom.js";
 
 const TEST_TYPES = ["basic", "comprehensive", "benchmark"];
+// run kind -> the API area that owns its status, results, cancel and events
+const AREAS = { test: "/api/test", benchmark: "/api/benchmark", workflow: "/api/workflow" };
+
+/** The hash link of a run's live view (its kind picks the API area). */
+export function runLink(runId, kind = "test") {
+  const suffix = kind && kind !== "test" ? `?kind=${encodeURIComponent(kind)}` : "";
+  return `#/runs/${encodeURIComponent(runId)}${suffix}`;
+}
 const OUTCOME_ORDER = ["passed", "failed", "error", "skipped", "xfailed", "xpassed"];
 
 // ------------------------------------------------------------------ helpers
@@ -98,7 +106,8 @@ function runsTable(runs) {
         duration = (new Date(finished) - new Date(started)) / 1000;
       }
       return h("tr", { dataset: { runId } },
-        h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(runId)}`, title: runId }, shortId(runId))),
+        h("td", {}, h("a", { href: runLink(runId, run.kind), title: runId }, shortId(runId)),
+          run.kind && run.kind !== "test" ? h("span", { class: "muted" }, ` ${run.kind}`) : null),
         h("td", {}, badge(run.status)),
         h("td", {}, countChips(pick(run, "counts"))),
         h("td", {}, fmtDuration(duration)),
@@ -176,7 +185,8 @@ function runForm() {
 
 // ------------------------------------------------------------------ one run, live
 
-export function showRun(root, runId) {
+export function showRun(root, runId, kind = "test") {
+  const area = AREAS[kind] || AREAS.test;
   const state = {
     status: "queued",
     collected: null,
@@ -298,6 +308,16 @@ export function showRun(root, runId) {
           h("td", {}, fmtLatency(event.p99_s)),
           h("td", {}, event.throughput ? `${event.throughput.toPrecision(4)} ${event.throughput_unit || ""}` : "")));
         break;
+      case "StepStart":
+        // workflow runs: generate, test, benchmark, one after the other
+        state.current = `step: ${event.step}`;
+        break;
+      case "StepFinish":
+        if (event.status && !["passed"].includes(event.status)) {
+          note.hidden = false;
+          note.textContent = `step ${event.step} ${event.status}${event.reason ? `: ${event.reason}` : ""}`;
+        }
+        break;
       case "ServiceWarning":
       case "InvalidEvent":
         // the service's own notes about the run (e.g. a garbled event line)
@@ -323,7 +343,7 @@ export function showRun(root, runId) {
   // could not carry (a run recovered after a restart has no live events).
   async function reconcile() {
     try {
-      const results = await api(`/api/test/results/${encodeURIComponent(runId)}`);
+      const results = await api(`${area}/results/${encodeURIComponent(runId)}`);
       for (const row of pick(results, "tests") || []) {
         const shown = state.tests.get(row.nodeid);
         if (!shown || shown.outcome !== row.outcome) addTest(row);
@@ -339,7 +359,7 @@ export function showRun(root, runId) {
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
-      const answer = await api(`/api/test/cancel/${encodeURIComponent(runId)}`, { method: "POST" });
+      const answer = await api(`${area}/cancel/${encodeURIComponent(runId)}`, { method: "POST" });
       if (answer && answer.status && !TERMINAL.has(state.status)) state.status = answer.status;
       render();
     } catch (err) {
@@ -349,7 +369,7 @@ export function showRun(root, runId) {
     }
   });
 
-  api(`/api/test/status/${encodeURIComponent(runId)}`).then((status) => {
+  api(`${area}/status/${encodeURIComponent(runId)}`).then((status) => {
     const started = pick(status, "started_at");
     if (started) state.startedAt = new Date(started).getTime();
     const finished = pick(status, "finished_at");
@@ -369,7 +389,7 @@ export function showRun(root, runId) {
       note.hidden = false;
       note.textContent = detail || "the event stream failed";
     }
-  }).start();
+  }, area).start();
   // the page's state, for people debugging it from the console
   window.ipfsAccelRun = { runId, state, stream };
   const ticker = setInterval(tickElapsed, 1000);

@@ -14,9 +14,11 @@ export class RunStream {
    * @param {string} runId
    * @param {(event: object) => void} onEvent  called once per event, in seq order
    * @param {(state: string, detail?: string) => void} onState  connecting|live|reconnecting|finished|failed
+   * @param {string} area  the API area of the run's kind ("/api/test", "/api/benchmark", ...)
    */
-  constructor(runId, onEvent, onState = () => {}) {
+  constructor(runId, onEvent, onState = () => {}, area = "/api/test") {
     this.runId = runId;
+    this.area = area;
     this.onEvent = onEvent;
     this.onState = onState;
     this.lastSeq = null;
@@ -46,7 +48,7 @@ export class RunStream {
     this.onState(this.connects === 0 ? "connecting" : "reconnecting");
     const params = this.lastSeq === null ? {} : { since: this.lastSeq };
     let opened = false;
-    const socket = openSocket(`/api/test/ws/${encodeURIComponent(this.runId)}`, params);
+    const socket = openSocket(`${this.area}/ws/${encodeURIComponent(this.runId)}`, params);
     this.socket = socket;
     socket.onopen = () => {
       opened = true;
@@ -97,7 +99,7 @@ export class RunStream {
 
   async diagnose() {
     try {
-      await api(`/api/test/status/${encodeURIComponent(this.runId)}`);
+      await api(`${this.area}/status/${encodeURIComponent(this.runId)}`);
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 404 || err.status === 403)) {
         this.onState("failed", err.message);
