@@ -185,3 +185,29 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
     missing = pytester.runpytest(*args, "--ipfs-compare=nosuchrun")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stdout.fnmatch_lines(["*--ipfs-compare=nosuchrun: no run with id 'nosuchrun'*"])
+
+
+def _cuda_usable() -> bool:
+    from hardware_markers import default_registry
+
+    return default_registry().detect("cuda").usable
+
+
+@pytest.mark.skipif(not _cuda_usable(), reason="no usable CUDA device on this machine")
+def test_cuda_benchmarks_use_cuda_events(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_gpu="""
+        import torch
+
+        def test_matmul(ipfs_bench, ipfs_hw):
+            a = torch.randn(512, 512, device=ipfs_hw.torch_device)
+            ipfs_bench(torch.mm, a, a)
+    """)
+    db = pytester.path / "r.duckdb"
+    result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-hw=cuda", *FAST)
+    result.assert_outcomes(passed=1)
+    row = _rows(db, "SELECT timer, hardware, device, peak_memory_bytes, extra_info FROM benchmark_results")[0]
+    assert (row["timer"], row["hardware"]) == ("cuda_event", "cuda")
+    assert row["peak_memory_bytes"] >= 2 * 512 * 512 * 4
+    extra = json.loads(row["extra_info"])["ipfs_bench"]
+    assert extra["peak_memory_method"] == "torch.cuda.max_memory_allocated"
+    assert extra["lock"].startswith("cuda")

@@ -222,3 +222,45 @@ def test_render_formats() -> None:
     assert doc["regressions"] == 1 and doc["cases"][0]["verdict"] == "regression"
     with pytest.raises(ValueError, match="unknown format"):
         compare.render(comparisons, "html")
+
+
+# ----------------------------------------------------------------------------- CUDA (where present)
+
+
+def _cuda_usable() -> bool:
+    from hardware_markers import default_registry
+
+    return default_registry().detect("cuda").usable
+
+
+needs_cuda = pytest.mark.skipif(not _cuda_usable(), reason="no usable CUDA device on this machine")
+
+
+@needs_cuda
+def test_cuda_event_timer_times_the_device_work_not_the_launch() -> None:
+    import torch
+
+    timer = timing.timer_for("cuda")
+    assert timer.name == "cuda_event"
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    torch.cuda._sleep(20_000_000)  # a kernel that spins ~10 ms; the launch returns at once
+    launch = time.perf_counter() - t0
+    torch.cuda.synchronize()
+    device_s, wall_s, _ = timer.run_round(lambda: torch.cuda._sleep(20_000_000))
+    assert device_s > 10 * launch and device_s > 1e-3
+    assert wall_s >= device_s * 0.9  # the round ends only when the device is done
+    m = timing.measure(lambda: torch.cuda._sleep(200_000), timer=timer, settings=_settings(max_time=0.05))
+    assert m.timer == "cuda_event" and stats.summarize(m.samples).median_s > 2e-5  # ~0.1 ms kernel
+
+
+@needs_cuda
+def test_cuda_peak_memory_is_the_allocators_peak() -> None:
+    import torch
+
+    tracker = memory.tracker_for("cuda")
+    tracker.start()
+    block = torch.empty(64 * 2**20, dtype=torch.uint8, device="cuda")
+    del block
+    assert tracker.method == "torch.cuda.max_memory_allocated"
+    assert tracker.peak_bytes() >= 64 * 2**20
