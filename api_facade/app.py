@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api_facade import logredact
 from api_facade.db import ServiceDB
 from api_facade.errors import BodyLimit, validation_handler
 from api_facade.hub import Hub
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        logredact.install()  # uvicorn has configured its loggers by now
         settings.runs_dir.mkdir(parents=True, exist_ok=True)
         db = ServiceDB(settings.db_path)
         hub = Hub(settings.runs_dir, settings.subscriber_queue, settings.events_in_memory)

@@ -89,6 +89,7 @@ def subprocess_env() -> dict[str, str]:
     """The environment of a run: ours, plus the package on ``PYTHONPATH`` when not installed."""
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)  # the service's own pytest options must not leak into runs
+    env.pop("IPFS_ACCEL_TOKEN", None)  # test code has no business with the API token
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
     env.pop("PYTEST_CURRENT_TEST", None)

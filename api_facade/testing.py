@@ -93,12 +93,13 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     options = json.loads(argv[0])
     port = options.pop("port")
+    log_level = options.pop("log_level", "warning")
     for key in ("allowed_origins",):
         if key in options:
             options[key] = tuple(options[key])
     settings = Settings(port=port, **options)
     os.environ.pop("PYTEST_ADDOPTS", None)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level=log_level,
                 timeout_graceful_shutdown=settings.kill_grace_s + 5)
 
 

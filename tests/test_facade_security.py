@@ -24,7 +24,7 @@ def service(tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("data")
     (root / "outside_link").symlink_to(data)
     with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=TOKEN, max_request_bytes=4096,
-                        max_run_time_s=600, log_path=data / "service.log") as svc:
+                        max_run_time_s=600, log_path=data / "service.log", log_level="info") as svc:
         svc.data = data
         yield svc
 
@@ -83,6 +83,8 @@ def test_websocket_auth_and_origin(service, http: httpx.Client):
         assert socket.subprotocol == "ipfs-accel"
         first = socket.recv(timeout=30)
     assert '"seq": 1' in first
+    log = (service.data / "service.log").read_text()
+    assert "token=***" in log and TOKEN not in log  # URLs are logged, tokens are not
 
 
 BAD_RUNS = [

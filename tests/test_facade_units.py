@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from api_facade.auth import origin_allowed, token_matches
 from api_facade.eventlines import INVALID, LineDecoder
 from api_facade.hub import RUN_FINISHED, Hub, RunStream, seal_file
 from api_facade.jobs import Job, Progress, status_for_exit
-from api_facade.pytest_cmd import TargetError, check_target, pytest_command
+from api_facade.logredact import RedactTokens
+from api_facade.pytest_cmd import TargetError, check_target, pytest_command, subprocess_env
 from api_facade.runner import Slots
 from api_facade.settings import Settings
 
@@ -155,7 +157,21 @@ def test_pytest_command_puts_targets_after_double_dash(tmp_path: Path):
     assert argv[argv.index("-n") + 1] == "2"
 
 
+def test_runs_do_not_inherit_the_api_token(monkeypatch):
+    monkeypatch.setenv("IPFS_ACCEL_TOKEN", "secret")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
+    env = subprocess_env()
+    assert "IPFS_ACCEL_TOKEN" not in env and "PYTEST_ADDOPTS" not in env
+
+
 # ----------------------------------------------------------------- auth, misc
+
+
+def test_tokens_are_masked_in_server_logs():
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, '%s - "WebSocket %s" [accepted]',
+                               ("127.0.0.1:5", "/api/test/ws/run-1?since=3&token=s3cret"), None)
+    RedactTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "WebSocket /api/test/ws/run-1?since=3&token=***" [accepted]'
 
 
 def test_token_comparison():
