@@ -207,7 +207,7 @@ def test_live_run_then_matrix_then_benchmarks(page, service, shots):
     assert failed.count() == 1
     failed.click()
     message = page.locator("#run-tests tr.detail:not([hidden]) pre")
-    assert "logits differ from the reference checkpoint" in message.inner_text()
+    assert "digest differs from the recorded reference" in message.inner_text()
     assert page.locator("#cancel-run").is_disabled()
 
     # --- matrix: model x hardware, coloured, each cell opens its tests
@@ -219,23 +219,25 @@ def test_live_run_then_matrix_then_benchmarks(page, service, shots):
         " getComputedStyle(td).backgroundColor])",
     )
     by_key = {(m, hw): (status, colour) for m, hw, status, colour in cells}
-    assert by_key[("tiny-bert", "cpu")][0] == "passed"
-    assert by_key[("tiny-gpt2", "cpu")][0] == "failed"
-    assert by_key[("tiny-t5", "cpu")][0] == "skipped"
-    assert by_key[("tiny-bert", "cuda")][0] == "skipped"
+    assert by_key[("sample/encoder", "cpu")][0] == "passed"
+    assert by_key[("sample/decoder", "cpu")][0] == "failed"
+    assert by_key[("sample/seq2seq", "cpu")][0] == "skipped"
+    assert by_key[("sample/encoder", "cuda")][0] == "skipped"
     colours = {status: colour for status, colour in by_key.values()}
     assert len(set(colours.values())) == 3  # passed, failed, skipped look different
-    page.click("#matrix-table td[data-model='tiny-gpt2'][data-hardware='cpu']")
+    page.click("#matrix-table td[data-model='sample/decoder'][data-hardware='cpu']")
     page.wait_for_selector("#cell-tests")
     rows = page.locator("#cell-tests tbody tr")
     assert rows.count() == 4
-    assert "test_gpt2_matches_reference_digest[cpu]" in page.inner_text("#cell-tests")
+    assert "test_decoder_matches_recorded_digest[cpu]" in page.inner_text("#cell-tests")
+    page.click("#cell-tests details summary")  # the failure's message, from DuckDB
+    assert "digest differs from the recorded reference" in page.inner_text("#cell-tests details pre")
     shots(page, "dashboard-matrix.png", full_page=True)
 
     # --- benchmarks: percentile charts, history with the regression, two runs side by side
     page.click("nav a[data-view=bench]")
     page.wait_for_selector("#bench-model")
-    page.select_option("#bench-model", "tiny-bert")
+    page.select_option("#bench-model", "sample/encoder")
     page.select_option("#bench-hardware", "cpu")
     for chart in ("batch_size", "seq_len", "history"):
         page.wait_for_selector(f".chart[data-chart={chart}] canvas")
