@@ -59,6 +59,10 @@ def generate(
         except (TinyConfigError, ValueError, OSError) as exc:
             results.append(_fail(base, f"cannot generate {spec.model_type} ({spec.family}): {exc}"))
             continue
+        except Exception as exc:  # an architecture transformers cannot build: report, go on
+            reason = f"{type(exc).__name__}: {exc}"
+            results.append(_fail(base, f"cannot generate {spec.model_type} ({spec.family}): {reason}"))
+            continue
         out.mkdir(parents=True, exist_ok=True)
         path.write_text(source)
         seen.add(path)

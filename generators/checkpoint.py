@@ -1,0 +1,67 @@
+"""A tiny checkpoint directory made offline: model, config and a real tokenizer.
+
+``save_tiny_checkpoint("bert", path)`` writes what ``from_pretrained`` needs
+(weights, ``config.json``, ``tokenizer.json`` ...), so the generated modules'
+checkpoint path -- real loading, real tokenization -- can be tried without
+downloading anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]")
+#: words the tokenizer knows (the generated tests' sample texts use them)
+WORDS = (
+    "the quick brown fox jumps over lazy dog hello world a model test written by generator "
+    "short sentence of words and more text to read"
+).split()
+
+
+def build_tokenizer():
+    """A word-level ``PreTrainedTokenizerFast`` over `WORDS` (ids 0-4 are special tokens)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, *dict.fromkeys(WORDS)))}
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        bos_token="[BOS]",
+        eos_token="[EOS]",
+        mask_token="[MASK]",
+    )
+
+
+def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool = True) -> Path:
+    """Save a tiny random ``model_type`` model (and tokenizer) to ``path``."""
+    import torch
+
+    from generators.families import family_of
+    from generators.plan import model_class
+    from generators.resolve import ModelSpec
+    from generators.tiny import tiny_config
+
+    family, auto_class = family_of(model_type)
+    config = tiny_config(model_type)
+    if with_tokenizer:
+        tokenizer = build_tokenizer()
+        if len(tokenizer) > getattr(config, "vocab_size", 0):
+            raise ValueError(f"the tokenizer's {len(tokenizer)} tokens exceed {model_type}'s vocabulary")
+        # the model's special ids are the tokenizer's, as in a real checkpoint
+        for name in ("pad", "bos", "eos"):
+            if hasattr(config, f"{name}_token_id"):
+                setattr(config, f"{name}_token_id", tokenizer.convert_tokens_to_ids(f"[{name.upper()}]"))
+        if getattr(config, "is_encoder_decoder", False):
+            config.decoder_start_token_id = tokenizer.bos_token_id
+    spec = ModelSpec(model_type, model_type, family, auto_class, model_type)
+    torch.manual_seed(0)
+    model = model_class(spec, config)(config).eval()
+    out = Path(path)
+    model.save_pretrained(out)
+    if with_tokenizer:
+        tokenizer.save_pretrained(out)
+    return out
