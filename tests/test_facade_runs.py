@@ -199,6 +199,8 @@ def test_queue_cancel_and_timeout_end_whole_process_groups(service, client: Clie
 def test_cancel_while_queued_and_no_tests_collected(service, client: Client):
     blockers = [client.start_run(["tests/test_slow.py"]) for _ in range(2)]
     waiting = client.start_run(["tests/test_fast.py"])
+    with pytest.raises(TimeoutError, match="still queued after 0.3 s"):
+        client.wait(waiting, timeout=0.3)
     assert client.cancel(waiting)["status"] == "cancelled"
     for run_id in blockers:
         client.cancel(run_id)
