@@ -124,7 +124,7 @@ def suite(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("target", ["tests", "tests/test_x.py", "tests/test_x.py::test_x",
-                                    "tests/test_x.py::TestA::test_b[cpu-1]"])
+                                    "tests/test_x.py::TestA::test_b[cpu-1]", "tests/test_x.py::t[(1, 'a b')]"])
 def test_targets_under_the_suite_root_pass(suite: Path, target: str):
     assert check_target(target, suite) == target
 
@@ -140,7 +140,8 @@ def test_targets_under_the_suite_root_pass(suite: Path, target: str):
     ("tests/missing.py", "does not exist"),
     ("tests\\test_x.py", "'/'"),
     (" tests", "whitespace"),
-    ("tests/test_x.py::t;rm -rf", "characters"),
+    ("tests/test_x.py::t\x00", "control characters"),
+    ("tests\x1b/test_x.py", "control characters"),
 ])
 def test_bad_targets_are_refused_with_the_reason(suite: Path, target: str, words: str):
     with pytest.raises(TargetError, match=None) as info:
