@@ -67,8 +67,11 @@ SUITE = textwrap.dedent(
 )
 
 
+EXTRA_ARGS: list[str] = []  # --pytest-arg values, passed to every run
+
+
 def run_pytest(folder: Path, db: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ipfs-db={db}", *extra]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ipfs-db={db}", *extra, *EXTRA_ARGS]
     # the suite's own ipfs_db ini setting must not apply: run in the scratch folder
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if proc.returncode not in (0, 1):
@@ -176,14 +179,19 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=10.0, help="--ipfs-compare-fail")
     parser.add_argument("--xdist", action="store_true", help="also compare -n 0 with -n 2")
     parser.add_argument("--skip-gate", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--pytest-arg", action="append", default=[], help="extra pytest argument (repeatable)")
     args = parser.parse_args()
+    EXTRA_ARGS.extend(args.pytest_arg)
     with tempfile.TemporaryDirectory(prefix="ipfs-bench-accuracy-") as tmp:
         folder = Path(tmp)
         (folder / "test_suite.py").write_text(SUITE)
         (folder / "pytest.ini").write_text("[pytest]\n")
         db = folder / "results.duckdb"
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-        accuracy(folder, db, args.max_time)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+              f", extra pytest args {EXTRA_ARGS}")
+        if not args.skip_accuracy:
+            accuracy(folder, db, args.max_time)
         if not args.skip_gate:
             gate(folder, db, args.reruns, args.max_time, args.threshold)
         if args.xdist:

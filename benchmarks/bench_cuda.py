@@ -33,8 +33,8 @@ CONFTEST = textwrap.dedent(
     import torch
 
 
-    def independent_cuda_median(fn, args, kwargs, calls):
-        """Median time per call from one CUDA event pair per call (device idle before each)."""
+    def independent_cuda_times(fn, args, kwargs, calls):
+        """Time per call from one CUDA event pair per call (device idle before each)."""
         for _ in range(10):
             fn(*args, **kwargs)
         if os.environ.get("CHECK_HW") == "cpu":  # dry run of this script without a GPU
@@ -44,7 +44,7 @@ CONFTEST = textwrap.dedent(
                 t0 = time.perf_counter()
                 fn(*args, **kwargs)
                 times.append(time.perf_counter() - t0)
-            return statistics.median(times)
+            return times
         times = []
         for _ in range(calls):
             start = torch.cuda.Event(enable_timing=True)
@@ -55,7 +55,7 @@ CONFTEST = textwrap.dedent(
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end) / 1000.0)
-        return statistics.median(times)
+        return times
 
 
     class Checked:
@@ -69,9 +69,14 @@ CONFTEST = textwrap.dedent(
             return getattr(self._bench, name)
 
         def __call__(self, fn, *args, **kwargs):
+            # half the independent calls before ipfs_bench, half after: a drift of the
+            # machine's speed during the test then affects both sides alike
+            half = int(os.environ["CHECK_CALLS"]) // 2
+            before = independent_cuda_times(fn, args, kwargs, half)
             result = self._bench(fn, *args, **kwargs)
             payload = self._bench.payload
-            independent = independent_cuda_median(fn, args, kwargs, int(os.environ["CHECK_CALLS"]))
+            after = independent_cuda_times(fn, args, kwargs, half)
+            independent = statistics.median(before + after)
             with open(os.environ["CHECK_OUT"], "a") as fh:
                 fh.write(json.dumps({
                     "nodeid": self._node.nodeid,
@@ -82,6 +87,9 @@ CONFTEST = textwrap.dedent(
                     "timer": payload["timer"],
                     "peak_memory_bytes": payload["peak_memory_bytes"],
                     "independent_median_s": independent,
+                    "independent_before_median_s": statistics.median(before),
+                    "independent_after_median_s": statistics.median(after),
+                    "pinned_cpu": payload["extra_info"]["ipfs_bench"].get("pinned_cpu"),
                 }) + "\\n")
             return result
 
@@ -101,6 +109,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--db", help="record into this DuckDB file (default: --ipfs-no-db)")
     parser.add_argument("--hw", default="cuda", help="cpu: dry run of this script without a GPU")
+    parser.add_argument("--pytest-arg", action="append", default=[], help="extra pytest argument (repeatable)")
     args = parser.parse_args()
 
     import pytest
@@ -125,6 +134,7 @@ def main() -> int:
         pytest_args = [str(folder), "-q", "-p", "no:cacheprovider", f"--ipfs-hw={args.hw}", "-k", args.k,
                        f"--ipfs-bench-max-time={args.max_time}", f"--rootdir={folder}"]
         pytest_args += [f"--ipfs-db={args.db}"] if args.db else ["--ipfs-no-db"]
+        pytest_args += args.pytest_arg
         installed = any(ep.name == "ipfs_accel" for ep in metadata.entry_points(group="pytest11"))
         if not installed:
             pytest_args += ["-p", "pytest_ipfs_accel.plugin"]

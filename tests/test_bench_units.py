@@ -4,6 +4,7 @@ the Mann-Whitney U test and the comparison verdicts (no pytest sessions here).""
 from __future__ import annotations
 
 import math
+import os
 import random
 import subprocess
 import sys
@@ -264,3 +265,18 @@ def test_cuda_peak_memory_is_the_allocators_peak() -> None:
     del block
     assert tracker.method == "torch.cuda.max_memory_allocated"
     assert tracker.peak_bytes() >= 64 * 2**20
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs Linux with at least two usable CPUs")
+def test_measuring_thread_is_pinned_during_rounds_and_restored() -> None:
+    allowed = os.sched_getaffinity(0)
+    seen = []
+    m = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timing.PerfCounterTimer(),
+                       settings=_settings(max_time=0.005, warmup=0))
+    assert isinstance(m.notes["pinned_cpu"], int)
+    assert seen[0] == len(allowed) and seen[-1] == 1  # priming unpinned, timed rounds pinned
+    assert os.sched_getaffinity(0) == allowed
+    free = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timing.PerfCounterTimer(),
+                          settings=_settings(max_time=0.005, warmup=0, pin_cpu=False))
+    assert free.notes["pinned_cpu"] is None and seen[-1] == len(allowed)

@@ -167,6 +167,7 @@ class IpfsBench:
             m = timing.measure_pedantic(
                 fn, tuple(args), kwargs, timer=timer, setup=setup, rounds=rounds,
                 iterations=iterations, warmup_rounds=warmup_rounds, on_timed_start=tracker.start,
+                pin_cpu=self.settings.pin_cpu,
             )
             self._memory = (tracker.peak_bytes(), tracker.method)
         self._record(m, mode="pedantic")
@@ -212,6 +213,7 @@ class IpfsBench:
                 "max_rounds": self.settings.max_rounds,
                 "min_time": self.settings.min_time,
                 "precision": self.settings.precision,
+                "pin_cpu": self.settings.pin_cpu,
             },
             timed_s=round(m.elapsed_s, 6),
             **m.notes,

@@ -154,9 +154,15 @@ def from_run(con, run_id: str) -> dict[str, Any]:
     """The pytest-benchmark document of a recorded run."""
     from pytest_ipfs_accel.store import fetch_dicts
 
-    runs = fetch_dicts(con, "SELECT * FROM runs WHERE run_id = ?", [run_id])
+    # epoch seconds rather than TIMESTAMPTZ: fetching that needs pytz in the Python client
+    runs = fetch_dicts(
+        con,
+        "SELECT hardware, host, os, python, git_commit, git_branch, git_dirty, "
+        "epoch(started_at) AS started_epoch FROM runs WHERE run_id = ?",
+        [run_id],
+    )
     run = runs[0] if runs else {}
-    rows = fetch_dicts(con, "SELECT * FROM benchmark_results WHERE run_id = ? ORDER BY nodeid", [run_id])
+    rows = fetch_dicts(con, "SELECT * FROM benchmark_results WHERE run_id = ? ORDER BY nodeid", [run_id])  # no timestamps
     samples: dict[str, list[float]] = {}
     for nodeid, seconds in con.execute(
         "SELECT nodeid, seconds FROM benchmark_samples WHERE run_id = ? ORDER BY nodeid, round",
@@ -172,10 +178,10 @@ def from_run(con, run_id: str) -> dict[str, Any]:
     machine = machine_info(fingerprints, host=run.get("host"), os_name=run.get("os"),
                            python=run.get("python"))
     machine["ipfs_accel"] = {**machine.get("ipfs_accel", {}), "run_id": run_id}
-    started = run.get("started_at")
+    started = run.get("started_epoch")
     return document(
         entries,
         machine=machine,
         commit=commit_info(run.get("git_commit"), run.get("git_branch"), run.get("git_dirty")),
-        when=started if isinstance(started, datetime) else None,
+        when=datetime.fromtimestamp(started, timezone.utc) if started is not None else None,
     )
