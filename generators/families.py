@@ -112,12 +112,17 @@ def family_of(model_type: str) -> tuple[str, str]:
     """``(family, auto class)``; raises `FamilyError` saying which mappings were consulted."""
     found = classify(model_type)
     if found is None:
-        consulted = ", ".join(sorted({r.mapping for r in RULES}))
+        consulted = ", ".join(dict.fromkeys(_short(r.mapping) for r in RULES))
         raise FamilyError(
-            f"model type {model_type!r} is in none of transformers' mappings that define the "
-            f"families ({consulted}); pass --family to choose one of: {', '.join(FAMILIES)}"
+            f"model type {model_type!r} is in none of transformers' auto mappings that define "
+            f"the families ({consulted}); pass --family to choose one of: {', '.join(FAMILIES)}"
         )
     return found
+
+
+def _short(mapping: str) -> str:
+    """``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`` -> ``causal lm``."""
+    return mapping.removeprefix("MODEL_FOR_").removesuffix("_MAPPING_NAMES").replace("_", " ").lower()
 
 
 def known_model_types() -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ def py_literal(value: Any) -> str:
     if isinstance(value, list | tuple):
         items = ", ".join(py_literal(v) for v in value)
         return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    if isinstance(value, str) and value.isascii():
+        return json.dumps(value)  # double quotes, like the rest of the module
     if isinstance(value, str | int | float | bool) or value is None:
         return repr(value)
     return repr(str(value))  # anything else (e.g. a dtype) as its string form

@@ -1,0 +1,167 @@
+"""Generated modules for real: ruff-clean, collected and passing under the plugin.
+
+One module-scoped session generates basic + comprehensive modules for
+bert gpt2 t5 vit whisper clip, comprehensive modules for tiny checkpoint
+directories (saved with save_pretrained, with a tokenizer built offline), and
+benchmark modules for bert and gpt2; then runs them all in ONE
+``python -m pytest -n 2 --ipfs-hw=cpu,cuda`` subprocess (torch and transformers
+cost seconds per process) and reads the outcomes back from its DuckDB file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from generators.checkpoint import save_tiny_checkpoint
+from generators.generate import generate
+
+MODELS = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
+CHECKPOINTS = ["bert", "gpt2"]
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Session:
+    def __init__(self, root: Path, proc: subprocess.CompletedProcess, db: Path, modules: list[Path]):
+        self.root, self.proc, self.db, self.modules = root, proc, db, modules
+
+    def rows(self, sql: str, *params) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Session:
+    root = tmp_path_factory.mktemp("generated")
+    suite = root / "suite"
+    refs = list(MODELS)
+    for model_type in CHECKPOINTS:
+        refs_dir = save_tiny_checkpoint(model_type, root / f"ckpt_{model_type}")
+        refs.append(str(refs_dir))
+    results = []
+    results += generate(MODELS, suite, "basic")
+    results += generate(refs, suite, "comprehensive")
+    results += generate(["bert", "gpt2"], suite, "benchmark")
+    failed = [r for r in results if not r.ok]
+    assert not failed, failed
+    db = root / "results.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(suite),
+            "-n", "2", "--ipfs-hw=cpu,cuda", f"--ipfs-db={db}",
+            "--ipfs-bench-max-time=0.02", "--ipfs-bench-min-rounds=2", "--ipfs-bench-warmup=1",
+            str(suite),
+        ],
+        cwd=suite, env=env, capture_output=True, text=True, timeout=600,
+    )
+    return Session(root, proc, db, [r.path for r in results])
+
+
+def test_generated_modules_are_ruff_clean(session):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *map(str, session.modules)],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_generated_test_passes_or_skips_with_a_reason(session):
+    assert session.proc.returncode == 0, session.proc.stdout[-6000:] + session.proc.stderr[-3000:]
+    bad = session.rows(
+        "SELECT nodeid, outcome, message FROM test_results WHERE outcome NOT IN ('passed', 'skipped')"
+    )
+    assert bad == []
+    no_reason = session.rows(
+        "SELECT nodeid FROM test_results WHERE outcome = 'skipped' AND coalesce(message, '') = ''"
+    )
+    assert no_reason == []
+
+
+def test_cpu_runs_the_real_checks(session):
+    passed = {
+        row[0].split("::")[1].split("[")[0]
+        for row in session.rows(
+            "SELECT nodeid FROM test_results WHERE hardware = 'cpu' AND outcome = 'passed'"
+        )
+    }
+    assert {
+        "test_forward",
+        "test_batch_matches_single_inputs",
+        "test_save_load_round_trip",
+        "test_reduced_precision",
+        "test_greedy_generate_is_deterministic",
+        "test_forward_latency",
+        "test_time_to_first_token",
+        "test_decode_latency",
+    } <= passed
+    # every module's forward test passed on cpu: six models, basic and comprehensive
+    forwards = session.rows(
+        "SELECT count(*) FROM test_results WHERE hardware = 'cpu' AND outcome = 'passed' "
+        "AND nodeid LIKE '%::test_forward[%'"
+    )[0][0]
+    assert forwards == 2 * len(MODELS) + len(CHECKPOINTS)
+    # on the CPU itself, parity with the CPU is skipped with the reason
+    parity = session.rows(
+        "SELECT DISTINCT outcome, message FROM test_results "
+        "WHERE hardware = 'cpu' AND nodeid LIKE '%test_matches_cpu%'"
+    )
+    assert len(parity) == 1 and parity[0][0] == "skipped" and "reference device" in parity[0][1]
+
+
+def test_unusable_backend_items_skip_with_the_detector_reason(session):
+    from hardware_markers import default_registry
+
+    cuda = default_registry().detect("cuda")
+    outcomes = session.rows(
+        "SELECT DISTINCT outcome FROM test_results WHERE hardware = 'cuda'"
+    )
+    assert outcomes, "no item was parametrized for cuda"
+    if not cuda.usable:
+        assert outcomes == [("skipped",)]
+        messages = {m for (m,) in session.rows("SELECT DISTINCT message FROM test_results WHERE hardware = 'cuda'")}
+        assert all(cuda.reason in m for m in messages), messages
+
+
+def test_each_result_records_its_model_reference(session):
+    models = {m for (m,) in session.rows("SELECT DISTINCT model FROM test_results")}
+    assert set(MODELS) <= models
+    checkpoints = {m for m in models if m not in MODELS}
+    assert {Path(m).name for m in checkpoints} == {f"ckpt_{t}" for t in CHECKPOINTS}
+    assert session.rows("SELECT count(*) FROM test_results WHERE model IS NULL")[0][0] == 0
+
+
+def test_checkpoint_modules_load_the_checkpoint_and_its_tokenizer(session):
+    for model_type in CHECKPOINTS:
+        source = (session.root / "suite" / f"test_ckpt_{model_type}_comprehensive.py").read_text()
+        assert "from_pretrained(CHECKPOINT" in source and "AutoTokenizer.from_pretrained" in source
+        assert "TINY_CONFIG" not in source
+        passed = session.rows(
+            "SELECT count(*) FROM test_results WHERE outcome = 'passed' AND nodeid LIKE ?",
+            f"%test_ckpt_{model_type}_comprehensive.py::%",
+        )[0][0]
+        assert passed >= 4
+
+
+def test_benchmarks_record_the_sweep(session):
+    rows = session.rows(
+        "SELECT nodeid, model, batch_size, seq_len, dtype, rounds FROM benchmark_results"
+    )
+    bert = [r for r in rows if r[1] == "bert"]
+    # batch {1, 4} x seq {16, 64} x {float32, bfloat16} on cpu (float16 skipped there)
+    assert {(r[2], r[3], r[4]) for r in bert} == {
+        (b, s, d) for b in (1, 4) for s in (16, 64) for d in ("float32", "bfloat16")
+    }
+    assert any("[cpu-b1-s16-float32]" in r[0] for r in bert)
+    gpt2 = [r for r in rows if r[1] == "gpt2"]
+    kinds = {r[0].split("::")[1].split("[")[0] for r in gpt2}
+    assert kinds == {"test_forward_latency", "test_time_to_first_token", "test_decode_latency"}
+    assert all(r[5] >= 2 for r in rows)
+    samples = session.rows("SELECT count(*) FROM benchmark_samples")[0][0]
+    assert samples >= 2 * len(rows)

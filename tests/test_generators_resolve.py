@@ -1,0 +1,139 @@
+"""Model resolution and families: model types, ids, checkpoint dirs, the HF cache."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from generators.families import FAMILIES, FamilyError, classify, family_of, known_model_types
+from generators.resolve import NAME_TABLE, ResolveError, module_name, resolve
+
+
+@pytest.mark.parametrize(
+    ("model_type", "family", "auto_class"),
+    [
+        ("bert", "encoder-only", "AutoModel"),  # also in the causal-LM mapping: masked LM wins
+        ("gpt2", "decoder-only", "AutoModelForCausalLM"),
+        ("llama", "decoder-only", "AutoModelForCausalLM"),
+        ("t5", "encoder-decoder", "AutoModelForSeq2SeqLM"),
+        ("bart", "encoder-decoder", "AutoModelForSeq2SeqLM"),
+        ("vit", "vision", "AutoModelForImageClassification"),
+        ("whisper", "speech", "AutoModelForSpeechSeq2Seq"),
+        ("wav2vec2", "speech", "AutoModelForCTC"),
+        ("clip", "vision-text", "AutoModel"),
+    ],
+)
+def test_family_comes_from_the_auto_mappings(model_type, family, auto_class):
+    assert classify(model_type) == (family, auto_class)
+
+
+def test_a_new_architecture_is_classified_without_code_changes(monkeypatch):
+    from transformers.models.auto import modeling_auto
+
+    monkeypatch.setitem(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "brand_new", "BrandNewForCausalLM")
+    assert classify("brand_new") == ("decoder-only", "AutoModelForCausalLM")
+
+
+def test_known_model_types_cover_all_six_families():
+    known = known_model_types()
+    assert set(known) == set(FAMILIES)
+    assert all(known[f] for f in FAMILIES)
+    assert "bert" in known["encoder-only"] and "clip" in known["vision-text"]
+    # multimodal chat models belong to none of the families
+    assert not any("llava" in types for types in known.values())
+
+
+def test_a_type_outside_every_family_says_what_was_consulted():
+    with pytest.raises(FamilyError, match=r"'llava' is in none of .*causal lm.*--family"):
+        family_of("llava")
+
+
+def test_model_type_reference():
+    spec = resolve("bert")
+    assert (spec.model_type, spec.family, spec.checkpoint, spec.name) == ("bert", "encoder-only", None, "bert")
+    assert spec.source == "transformers model type"
+
+
+@pytest.mark.parametrize(
+    ("reference", "model_type", "name"),
+    [
+        ("google-bert/bert-base-uncased", "bert", "bert_base_uncased"),
+        ("openai/clip-vit-base-patch32", "clip", "clip_vit_base_patch32"),
+        ("distilgpt2", "gpt2", "distilgpt2"),
+    ],
+)
+def test_model_ids_from_the_name_table(reference, model_type, name):
+    spec = resolve(reference)
+    assert (spec.model_type, spec.name, spec.source) == (model_type, name, "name table")
+
+
+def test_name_table_entries_are_known_model_types():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    assert set(NAME_TABLE.values()) <= set(CONFIG_MAPPING_NAMES)
+
+
+def test_checkpoint_directory_reads_its_config(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    (tmp_path / "tokenizer.json").write_text("{}")
+    spec = resolve(str(tmp_path))
+    assert spec.model_type == "t5" and spec.family == "encoder-decoder"
+    assert spec.checkpoint == str(tmp_path.resolve())
+    assert spec.has_tokenizer
+
+
+def test_checkpoint_directory_without_config_is_an_error(tmp_path):
+    with pytest.raises(ResolveError, match="has no config.json"):
+        resolve(str(tmp_path))
+
+
+def test_checkpoint_config_without_model_type_is_an_error(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 3}))
+    with pytest.raises(ResolveError, match="no 'model_type'"):
+        resolve(str(tmp_path))
+
+
+def test_offline_hf_cache_config_wins_over_the_name_table(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    # the layout huggingface_hub writes: refs/main names the snapshot
+    repo = tmp_path / "models--someone--tiny-model"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "roberta"}))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    spec = resolve("someone/tiny-model")
+    assert spec.model_type == "roberta"
+    assert "HF cache" in spec.source
+    assert spec.checkpoint is None  # config only, no weights: a tiny config is used
+    (snapshot / "model.safetensors").write_bytes(b"")
+    assert resolve("someone/tiny-model").checkpoint == str(snapshot)
+
+
+def test_unresolvable_reference_says_what_was_tried(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ResolveError) as info:
+        resolve("nobody/nothing-here")
+    message = str(info.value)
+    for tried in ("not a directory", "not a transformers model type", "HF cache", "name table"):
+        assert tried in message
+
+
+def test_forced_family():
+    spec = resolve("bert", family="decoder-only")
+    assert (spec.family, spec.auto_class) == ("decoder-only", "AutoModelForCausalLM")
+    with pytest.raises(FamilyError, match="unknown family"):
+        resolve("bert", family="quantum")
+
+
+@pytest.mark.parametrize(
+    ("reference", "name"),
+    [("bert", "bert"), ("/x/My-Checkpoint/", "my_checkpoint"), ("org/2b-model", "m_2b_model")],
+)
+def test_module_names_are_identifiers(reference, name):
+    assert module_name(reference) == name
