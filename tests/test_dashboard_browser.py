@@ -233,6 +233,12 @@ def test_live_run_then_matrix_then_benchmarks(page, service, shots):
     page.click("#cell-tests details summary")  # the failure's message, from DuckDB
     assert "digest differs from the recorded reference" in page.inner_text("#cell-tests details pre")
     shots(page, "dashboard-matrix.png", full_page=True)
+    # one run's own matrix: the baseline ran only the benchmarks, on cpu
+    page.select_option("#matrix-run", baseline)
+    page.wait_for_function("() => document.querySelectorAll('#matrix-table td.cell[data-model]').length === 1")
+    only = page.locator("#matrix-table td.cell[data-model]")
+    assert (only.get_attribute("data-model"), only.get_attribute("data-status")) == ("sample/encoder", "passed")
+    assert "8/8" in only.inner_text()
 
     # --- benchmarks: percentile charts, history with the regression, two runs side by side
     page.click("nav a[data-view=bench]")

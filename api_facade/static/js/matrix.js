@@ -8,20 +8,38 @@ import { badge, clear, errorBox, fmtDuration, fmtTime, h, shortId } from "./dom.
 export function showMatrix(root) {
   const body = h("div", { id: "matrix" }, h("p", { class: "muted" }, "loading the matrix…"));
   const detail = h("aside", { id: "cell-detail", class: "panel", hidden: true });
+  const runSel = h("select", { id: "matrix-run" }, h("option", { value: "" }, "latest run per cell"));
   root.append(
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Compatibility matrix"),
-        h("span", { class: "muted" }, "latest outcome of each model on each backend")),
+        h("span", { class: "muted" }, "latest outcome of each model on each backend"),
+        h("span", { class: "spacer" }),
+        h("label", {}, "Run ", runSel)),
       body),
     detail,
   );
   let stopped = false;
-  api("/api/test/matrix").then((matrix) => {
-    if (stopped) return;
-    clear(body).append(matrixTable(matrix, (cell, td) => showCell(detail, cell, td)), legend());
-  }).catch((err) => {
-    if (!stopped) clear(body).append(errorBox(err));
-  });
+  let generation = 0;
+  async function load() {
+    const gen = ++generation;
+    detail.hidden = true;
+    try {
+      const matrix = await api("/api/test/matrix", { query: { run_id: runSel.value || undefined } });
+      if (stopped || gen !== generation) return;
+      clear(body).append(matrixTable(matrix, (cell, td) => showCell(detail, cell, td)), legend());
+    } catch (err) {
+      if (!stopped && gen === generation) clear(body).append(errorBox(err));
+    }
+  }
+  runSel.addEventListener("change", load);
+  load();
+  // one run's own matrix: the finished test runs, newest first
+  api("/api/test/runs", { query: { kind: "test", limit: 50 } }).then((data) => {
+    for (const run of data.runs || []) {
+      if (["queued", "running"].includes(run.status)) continue;
+      runSel.append(h("option", { value: run.run_id }, `${shortId(run.run_id)} · ${run.status}`));
+    }
+  }).catch(() => {}); // the selector is a convenience; the matrix itself reports errors
   return () => {
     stopped = true;
   };
