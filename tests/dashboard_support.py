@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
+#: Debian's Chromium (scripts/install_chromium.sh); IPFS_ACCEL_CHROMIUM points elsewhere
+CHROMIUM = Path(os.environ.get("IPFS_ACCEL_CHROMIUM", "/usr/bin/chromium"))
 #: flags for a headless Chromium that phones nowhere (no updates, sync or field trials)
 CHROMIUM_ARGS = [
     "--headless",
