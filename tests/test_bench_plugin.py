@@ -83,6 +83,7 @@ def test_results_and_raw_samples_reach_duckdb(pytester: pytest.Pytester) -> None
     assert model["tokens_per_s"] == pytest.approx(64 / model["median_s"])
     extra = json.loads(model["extra_info"])
     assert extra["after"] == 1 and extra["ipfs_bench"]["lock"] == "cpu"
+    assert extra["ipfs_bench"]["pinned_cpu"] is None  # pinning is opt-in (--ipfs-bench-pin-cpu)
     assert json.loads(rows["test_plain"]["extra_info"])["note"].startswith("<object object")
     assert rows["test_plain"]["throughput_unit"] == "calls/s"
     pedantic = rows["test_pedantic"]

@@ -91,8 +91,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         add(option, f"{help_text}; default {default}", metavar=metavar)
     add("--ipfs-bench-disable", "run each ipfs_bench callable once, untimed", action="store_true")
     add(
-        "--ipfs-bench-no-pin",
-        "do not keep the measuring thread on one CPU during warm-up and timed rounds",
+        "--ipfs-bench-pin-cpu",
+        "keep the measuring thread on one CPU during warm-up and timed rounds (Linux; see docs/benchmarks.md)",
         action="store_true",
     )
     add(
@@ -139,7 +139,7 @@ def parse_options(config: pytest.Config) -> BenchOptions:
             min_time=_number(config, "--ipfs-bench-min-time"),
             warmup=_number(config, "--ipfs-bench-warmup"),
             precision=_number(config, "--ipfs-bench-precision"),
-            pin_cpu=not _raw(config, "ipfs_bench_no_pin"),
+            pin_cpu=bool(_raw(config, "ipfs_bench_pin_cpu")),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"ipfs-accel benchmark options: {exc}") from None

@@ -166,13 +166,14 @@ def _current_cpu() -> int | None:
 def pinned_to_current_cpu(enabled: bool = True) -> Iterator[int | None]:
     """Keep the calling thread on the CPU it is on, restoring its affinity afterwards.
 
-    A thread that the scheduler moves between CPUs mid-measurement pays for cold
-    caches and, in virtual machines, for vCPUs of different speed; measured on a
-    16-vCPU VM, unpinned runs of one callable varied by up to 75% between
-    processes, pinned ones by about 10%.  Only this thread is pinned; threads
-    started while it is (none, normally: thread pools start in the untimed
-    priming call) would inherit the pin.  Yields the CPU, or None where
-    affinity cannot be set (non-Linux, or the CPU is not in the allowed set).
+    Opt-in (``--ipfs-bench-pin-cpu``): it keeps the scheduler from moving the
+    measuring thread between CPUs mid-measurement (cold caches after each move).
+    It is off by default because threads started while it holds inherit the pin:
+    a thread pool that a callable starts lazily after the untimed priming call
+    would then crowd onto one CPU.  On the 16-vCPU VMs measured for this
+    project it did not remove their between-run variance, which comes from the
+    host.  Yields the CPU, or None where affinity cannot be set (non-Linux, a
+    single allowed CPU).
     """
     if not enabled or not hasattr(os, "sched_setaffinity"):
         yield None
@@ -213,7 +214,7 @@ class Settings:
     min_time: float = 20e-6
     warmup: int = 2  # warm-up rounds, after calibration, with the calibrated iterations
     precision: float = 0.0
-    pin_cpu: bool = True  # keep the measuring thread on one CPU during warm-up and rounds
+    pin_cpu: bool = False  # keep the measuring thread on one CPU during warm-up and rounds
 
     def __post_init__(self) -> None:
         if not self.max_time > 0:
@@ -398,7 +399,7 @@ def measure_pedantic(
     iterations: int = 1,
     warmup_rounds: int = 0,
     on_timed_start: Callable[[], None] | None = None,
-    pin_cpu: bool = True,
+    pin_cpu: bool = False,
 ) -> Measurement:
     """Time ``fn`` with explicit rounds and iterations, ``setup`` before each round, untimed.
 
