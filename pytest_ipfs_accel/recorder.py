@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import ast
 import json
-import threading
 import time
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +29,7 @@ from pytest_ipfs_accel.plugin import (
     get_registry,
     get_selection,
 )
+from pytest_ipfs_accel.writer import StoreWriter
 
 FLUSH_INTERVAL_S = 1.0
 MESSAGE_LIMIT = 4000
@@ -115,8 +114,7 @@ class ResultCollector:
         self._pending: dict[str, _Pending] = {}
         self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._last_flush = time.monotonic()
-        self._store_future: Future | None = None
-        self._lock = threading.Lock()
+        self._writer: StoreWriter | None = None
         self._hardware_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._collected: int | None = None
         self._run_row: dict[str, Any] = {}
@@ -130,34 +128,29 @@ class ResultCollector:
 
     # ----------------------------------------------------------------- store
 
-    def _open_store(self):
-        from pytest_ipfs_accel import store
-
-        con = store.open_store(self.db_path)
-        con.execute("BEGIN")
-        store.delete_run(con, self.run_id)  # a reused --ipfs-run-id replaces that run
-        store.upsert_run(con, self._run_row)
-        con.execute("COMMIT")
+    def store_connection(self):
+        """The open connection after all queued writes, or None when results are not recorded."""
+        if self._writer is None:
+            return None
+        con = self._writer.connection()
+        self._check_writer()
         return con
 
-    def store_connection(self):
-        """The open connection, or None when results are not being recorded."""
-        if self._store_future is None:
-            return None
-        try:
-            return self._store_future.result()
-        except Exception as exc:  # reported once, as a warning line; the session goes on
-            self._disable_store(exc)
-            return None
+    def _check_writer(self) -> None:
+        error = self._writer.error() if self._writer is not None else None
+        if error is not None:
+            self._disable_store(error)
 
     def _disable_store(self, exc: BaseException | str) -> None:
+        """Report once, as one warning line; the session goes on without the store."""
         if self.store_error is None:
             self.store_error = str(exc)
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            line = f"ipfs-accel: WARNING: results are not recorded: {exc}"
             if reporter is not None:
-                reporter.write_line(line, yellow=True, bold=True)
-        self._store_future = None
+                reporter.write_line(f"ipfs-accel: WARNING: results are not recorded: {exc}", yellow=True, bold=True)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     # ----------------------------------------------------------------- session
 
@@ -173,10 +166,8 @@ class ResultCollector:
             **metadata.run_metadata(config.rootpath, metadata.command_line()),
         }
         if self.db_path is not None:
-            # importing duckdb and opening the file overlap the collection
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipfs-accel-store")
-            self._store_future = executor.submit(self._open_store)
-            executor.shutdown(wait=False)
+            # importing duckdb and opening the file happen on the writer's thread
+            self._writer = StoreWriter(self.db_path, self._run_row)
         if self.events is not None:
             self.events.session_start(self.run_id, self._run_row)
 
@@ -297,10 +288,11 @@ class ResultCollector:
             write(f"events: {self.events.target}")
 
     def close(self) -> None:
-        con = self.store_connection()
-        if con is not None:
-            con.close()
-        self._store_future = None
+        if self._writer is not None:
+            self._check_writer()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self.events is not None:
             self.events.close()
 
@@ -394,41 +386,30 @@ class ResultCollector:
     def _add_row(self, table: str, row: dict[str, Any]) -> None:
         row["run_id"] = self.run_id
         if table == "test_results":
-            row["finished_at"] = _now()
+            row["finished_at"] = time.time()
             self.counts[row["outcome"]] += 1
             if self.events is not None:
                 self.events.emit({"$report_type": "TestResult", **row})
         self.config.hook.pytest_ipfs_accel_record_row(table=table, row=row, config=self.config)
-        if self._store_future is not None:
+        if self._writer is not None:
             self._buffer[table].append(row)
 
     def _maybe_flush(self) -> None:
-        if time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S and self._store_future is not None:
-            if self._store_future.done():
+        if self._writer is not None and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
+            if not self._writer.busy:  # a slow disk delays the next batch, never the tests
+                self._check_writer()
                 self._flush()
 
     def _flush(self, final: bool = False) -> None:
-        from pytest_ipfs_accel import store
-
         self._last_flush = time.monotonic()
-        con = self.store_connection()
-        if con is None:
+        if self._writer is None:
             self._buffer.clear()
             return
         buffered, self._buffer = self._buffer, defaultdict(list)
-        try:
-            con.execute("BEGIN")
-            for table, rows in buffered.items():
-                store.insert_rows(con, table, rows)
-            if final:
-                store.upsert_run(con, self._run_row)
-            con.execute("COMMIT")
-        except Exception as exc:  # a full disk must not take the test session down with it
-            try:
-                con.execute("ROLLBACK")
-            except Exception:
-                pass
-            self._disable_store(f"writing to {self.db_path} failed: {exc}")
+        self._writer.write(dict(buffered), dict(self._run_row) if final else None)
+        if final:
+            self._writer.wait()
+            self._check_writer()
 
     def _fingerprints(self) -> dict[str, Any]:
         registry = get_registry(self.config)
