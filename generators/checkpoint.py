@@ -64,4 +64,20 @@ def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool
     model.save_pretrained(out)
     if with_tokenizer:
         tokenizer.save_pretrained(out)
+    if family == "speech":
+        build_feature_extractor(model_type, config).save_pretrained(out)
     return out
+
+
+def build_feature_extractor(model_type: str, config):
+    """The model type's own feature extractor, sized to the (tiny) config."""
+    import transformers
+    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES
+
+    name = FEATURE_EXTRACTOR_MAPPING_NAMES.get(model_type)
+    if name is None:
+        raise ValueError(f"transformers has no feature extractor for {model_type!r}")
+    kwargs = {}
+    if getattr(config, "num_mel_bins", None):
+        kwargs["feature_size"] = config.num_mel_bins
+    return getattr(transformers, name)(**kwargs)

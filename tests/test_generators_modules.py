@@ -2,7 +2,8 @@
 
 One module-scoped session generates basic + comprehensive modules for
 bert gpt2 t5 vit whisper clip, comprehensive modules for tiny checkpoint
-directories (saved with save_pretrained, with a tokenizer built offline), and
+directories (saved with save_pretrained, with a tokenizer built offline, and a
+feature extractor for whisper), and
 benchmark modules for bert and gpt2; then runs them all in ONE
 ``python -m pytest -n 2 --ipfs-hw=cpu,cuda`` subprocess (torch and transformers
 cost seconds per process) and reads the outcomes back from its DuckDB file.
@@ -16,13 +17,12 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from generators.checkpoint import save_tiny_checkpoint
 from generators.generate import generate
 
 MODELS = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
-CHECKPOINTS = ["bert", "gpt2"]
+CHECKPOINTS = ["bert", "gpt2", "whisper"]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -35,9 +35,7 @@ class Session:
             return con.execute(sql, list(params)).fetchall()
 
 
-@pytest.fixture(scope="module")
-def session(tmp_path_factory) -> Session:
-    root = tmp_path_factory.mktemp("generated")
+def run_session(root: Path) -> Session:
     suite = root / "suite"
     refs = list(MODELS)
     for model_type in CHECKPOINTS:
@@ -64,7 +62,7 @@ def session(tmp_path_factory) -> Session:
     return Session(root, proc, db, [r.path for r in results])
 
 
-def test_generated_modules_are_ruff_clean(session):
+def check_generated_modules_are_ruff_clean(session):
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--no-cache", *map(str, session.modules)],
         capture_output=True, text=True, cwd=REPO,
@@ -72,7 +70,7 @@ def test_generated_modules_are_ruff_clean(session):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_every_generated_test_passes_or_skips_with_a_reason(session):
+def check_every_generated_test_passes_or_skips_with_a_reason(session):
     assert session.proc.returncode == 0, session.proc.stdout[-6000:] + session.proc.stderr[-3000:]
     bad = session.rows(
         "SELECT nodeid, outcome, message FROM test_results WHERE outcome NOT IN ('passed', 'skipped')"
@@ -84,7 +82,7 @@ def test_every_generated_test_passes_or_skips_with_a_reason(session):
     assert no_reason == []
 
 
-def test_cpu_runs_the_real_checks(session):
+def check_cpu_runs_the_real_checks(session):
     passed = {
         row[0].split("::")[1].split("[")[0]
         for row in session.rows(
@@ -115,7 +113,7 @@ def test_cpu_runs_the_real_checks(session):
     assert len(parity) == 1 and parity[0][0] == "skipped" and "reference device" in parity[0][1]
 
 
-def test_unusable_backend_items_skip_with_the_detector_reason(session):
+def check_unusable_backend_items_skip_with_the_detector_reason(session):
     from hardware_markers import default_registry
 
     cuda = default_registry().detect("cuda")
@@ -129,7 +127,7 @@ def test_unusable_backend_items_skip_with_the_detector_reason(session):
         assert all(cuda.reason in m for m in messages), messages
 
 
-def test_each_result_records_its_model_reference(session):
+def check_each_result_records_its_model_reference(session):
     models = {m for (m,) in session.rows("SELECT DISTINCT model FROM test_results")}
     assert set(MODELS) <= models
     checkpoints = {m for m in models if m not in MODELS}
@@ -137,10 +135,12 @@ def test_each_result_records_its_model_reference(session):
     assert session.rows("SELECT count(*) FROM test_results WHERE model IS NULL")[0][0] == 0
 
 
-def test_checkpoint_modules_load_the_checkpoint_and_its_tokenizer(session):
+def check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor(session):
     for model_type in CHECKPOINTS:
         source = (session.root / "suite" / f"test_ckpt_{model_type}_comprehensive.py").read_text()
-        assert "from_pretrained(CHECKPOINT" in source and "AutoTokenizer.from_pretrained" in source
+        # real inputs: text through the saved tokenizer, audio through the feature extractor
+        loader = "AutoFeatureExtractor" if model_type == "whisper" else "AutoTokenizer"
+        assert "from_pretrained(CHECKPOINT" in source and f"{loader}.from_pretrained" in source
         assert "TINY_CONFIG" not in source
         passed = session.rows(
             "SELECT count(*) FROM test_results WHERE outcome = 'passed' AND nodeid LIKE ?",
@@ -149,7 +149,7 @@ def test_checkpoint_modules_load_the_checkpoint_and_its_tokenizer(session):
         assert passed >= 4
 
 
-def test_benchmarks_record_the_sweep(session):
+def check_benchmarks_record_the_sweep(session):
     rows = session.rows(
         "SELECT nodeid, model, batch_size, seq_len, dtype, rounds FROM benchmark_results"
     )
@@ -165,3 +165,26 @@ def test_benchmarks_record_the_sweep(session):
     assert all(r[5] >= 2 for r in rows)
     samples = session.rows("SELECT count(*) FROM benchmark_samples")[0][0]
     assert samples >= 2 * len(rows)
+
+
+CHECKS = [
+    check_generated_modules_are_ruff_clean,
+    check_every_generated_test_passes_or_skips_with_a_reason,
+    check_cpu_runs_the_real_checks,
+    check_unusable_backend_items_skip_with_the_detector_reason,
+    check_each_result_records_its_model_reference,
+    check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor,
+    check_benchmarks_record_the_sweep,
+]
+
+
+def test_generated_modules_for_real(tmp_path, subtests):
+    """One generated suite, one pytest subprocess; each property checked as a subtest.
+
+    (A single test rather than a module-scoped fixture: under xdist each worker
+    would build the fixture again, doubling the most expensive part of the suite.)
+    """
+    session = run_session(tmp_path)
+    for check in CHECKS:
+        with subtests.test(msg=check.__name__):
+            check(session)
