@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ def generate(
     test_type: str = "basic",
     family: str | None = None,
     force: bool = False,
+    full_size: bool = False,
 ) -> list[GenerateResult]:
     """Generate a module per reference; a failing reference does not stop the others."""
     from generators.render import TEST_TYPES, module_filename, render
@@ -43,6 +45,8 @@ def generate(
     for reference in references:
         try:
             spec = resolve(reference, family)
+            if full_size and spec.checkpoint is None:
+                spec = dataclasses.replace(spec, full_size=True)
         except (ResolveError, FamilyError) as exc:
             results.append(GenerateResult(reference, error=str(exc)))
             continue

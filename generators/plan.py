@@ -23,6 +23,8 @@ def load_config(spec: ModelSpec):
 
     if spec.checkpoint is not None:
         return AutoConfig.from_pretrained(spec.checkpoint)
+    if spec.full_size:
+        return AutoConfig.for_model(spec.model_type)
     from generators.tiny import tiny_config
 
     return tiny_config(spec.model_type)

@@ -67,8 +67,12 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
         limit = constants.get("MAX_POSITIONS", 512)
         sizes = [s for s in (16, 64) if s <= limit] or [constants["SEQ_LEN"]]
         prefix, name = "s", "seq_len"
+    realistic = spec.full_size or spec.checkpoint is not None
+    if realistic and family not in ("vision", "speech"):
+        limit = constants.get("MAX_POSITIONS", 512)
+        sizes = [s for s in (128, 512) if s <= limit] or sizes
     return {
-        "batch_sizes": [1, 4],
+        "batch_sizes": [1, 8] if realistic else [1, 4],
         "sizes": sizes,
         "size_prefix": prefix,
         "size_name": name,
@@ -76,6 +80,12 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
         "generative": generative,
         "new_tokens": 16,
     }
+
+
+def _overrides(spec: ModelSpec) -> dict[str, Any] | None:
+    if spec.checkpoint is not None:
+        return None
+    return {} if spec.full_size else tiny_config_overrides(spec.model_type)
 
 
 def render(spec: ModelSpec, test_type: str = "basic") -> str:
@@ -99,7 +109,7 @@ def render(spec: ModelSpec, test_type: str = "basic") -> str:
         "C": constants,
         "constants": shown,
         "imports": sorted(imports),
-        "tiny": tiny_config_overrides(spec.model_type) if spec.checkpoint is None else None,
+        "overrides": _overrides(spec),
         "bench": _benchmark_plan(spec, constants),
     }
     source = _environment().get_template(template_name(spec.family)).render(**context)

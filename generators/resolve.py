@@ -70,6 +70,7 @@ class ModelSpec:
     source: str = ""  # how the model type was found, in words
     has_tokenizer: bool = False
     has_feature_extractor: bool = False
+    full_size: bool = False  # the default configuration instead of a tiny one (random weights)
     notes: tuple[str, ...] = field(default=())
 
 

@@ -141,7 +141,7 @@ def check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor(session):
         # real inputs: text through the saved tokenizer, audio through the feature extractor
         loader = "AutoFeatureExtractor" if model_type == "whisper" else "AutoTokenizer"
         assert "from_pretrained(CHECKPOINT" in source and f"{loader}.from_pretrained" in source
-        assert "TINY_CONFIG" not in source
+        assert "CONFIG_OVERRIDES" not in source
         passed = session.rows(
             "SELECT count(*) FROM test_results WHERE outcome = 'passed' AND nodeid LIKE ?",
             f"%test_ckpt_{model_type}_comprehensive.py::%",

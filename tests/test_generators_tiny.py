@@ -128,3 +128,11 @@ def test_models_command_text_and_bad_family(capsys):
     assert "clip" in capsys.readouterr().out
     assert cli.main(["models", "--family", "nope"]) == 2
     assert "unknown family 'nope'" in capsys.readouterr().err
+
+
+def test_full_size_modules_use_the_default_configuration(tmp_path):
+    assert cli.main(["generate", "bert", "--full-size", "--test-type", "benchmark", "--out", str(tmp_path)]) == 0
+    source = (tmp_path / "test_bert_benchmark.py").read_text()
+    assert "CONFIG_OVERRIDES = {}" in source and "HIDDEN_SIZE = 768" in source
+    # realistic sizes for a realistic model
+    assert "BENCH_SIZES = [128, 512]" in source and "BENCH_BATCH_SIZES = [1, 8]" in source

@@ -19,12 +19,19 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-type", choices=TEST_TYPES, default="basic", help="default: basic")
     parser.add_argument("--out", default=".", help="directory to write test_<name>.py into (default: .)")
     parser.add_argument("--force", action="store_true", help="overwrite existing modules")
+    parser.add_argument(
+        "--full-size", action="store_true",
+        help="build model types at their default (full) size with random weights instead of tiny "
+        "configurations: realistic benchmarks, nothing downloaded",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from generators.generate import generate
 
-    results = generate(args.models, args.out, args.test_type, args.family, args.force)
+    results = generate(
+        args.models, args.out, args.test_type, args.family, args.force, args.full_size
+    )
     for result in results:
         if result.ok:
             print(f"wrote {result.path} ({result.model_type}, {result.family}, {args.test_type})")
