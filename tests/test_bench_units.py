@@ -185,7 +185,7 @@ def _case(nodeid: str, center: float, n: int = 300, seed: int = 0, spread: float
     rng = random.Random(seed)
     samples = [center * (1 + rng.gauss(0, spread)) for _ in range(n)]
     s = stats.summarize(samples)
-    return compare.CaseData(nodeid=nodeid, median_s=s.median_s, p90_s=s.p90_s, throughput=1 / s.median_s,
+    return compare.CaseData(nodeid=nodeid, median_s=s.median_s, p90_s=s.p90_s, min_s=s.min_s, throughput=1 / s.median_s,
                             throughput_unit="calls/s", samples=samples)
 
 
@@ -206,6 +206,15 @@ def test_compare_flags_only_significant_slowdowns_beyond_the_threshold() -> None
     assert [c.nodeid for c in compare.regressions(result.values())] == ["b"]
     # a 20% slowdown below a 25% threshold, or without enough evidence, is not a regression
     assert compare.compare_cases(base, head, threshold_pct=25)[1].verdict == "unchanged"
+    # contention: most rounds slowed by 40% but the fastest untouched -> not a regression
+    calm = _case("x", 1e-3, n=400, seed=11)
+    busy_samples = sorted(calm.samples)
+    busy_samples = busy_samples[:100] + [x * 1.4 for x in busy_samples[100:]]
+    busy = compare.CaseData(nodeid="x", median_s=stats.summarize(busy_samples).median_s,
+                            min_s=min(busy_samples), samples=busy_samples)
+    contended = compare.compare_cases({"x": calm}, {"x": busy}, threshold_pct=10)[0]
+    assert contended.significant and contended.median_change_pct > 30 and abs(contended.min_change_pct) < 1
+    assert contended.verdict == "unchanged"
     few_b = {"b": _case("b", 1e-3, n=3, spread=0.5)}
     few_h = {"b": _case("b", 1.2e-3, n=3, seed=9, spread=0.5)}
     assert compare.compare_cases(few_b, few_h)[0].verdict == "unchanged"
