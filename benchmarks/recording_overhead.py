@@ -10,6 +10,7 @@ wall-time ratio of each pair and their median.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,13 +27,17 @@ def test_trivial(i):
 """
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) for one run of ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         sys.exit(f"pytest failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -49,14 +54,16 @@ def main() -> None:
             "recording": [*base, f"--ipfs-db={root / 'r.duckdb'}"],
         }
         timed(variants["recording"], root)  # warm the disk cache and DuckDB's file
-        ratios = []
+        ratios, cpu_ratios = [], []
         for pair in range(args.pairs):
             order = ["off", "recording"] if pair % 2 == 0 else ["recording", "off"]
             times = {name: timed(variants[name], root) for name in order}
-            ratios.append(times["recording"] / times["off"])
+            ratios.append(times["recording"][0] / times["off"][0])
+            cpu_ratios.append(times["recording"][1] / times["off"][1])
             print(
-                f"pair {pair + 1}: off {times['off']:.2f} s, recording {times['recording']:.2f} s, "
-                f"ratio {ratios[-1]:.3f}",
+                f"pair {pair + 1}: off {times['off'][0]:.2f} s wall / {times['off'][1]:.2f} s CPU, "
+                f"recording {times['recording'][0]:.2f} s wall / {times['recording'][1]:.2f} s CPU, "
+                f"wall ratio {ratios[-1]:.3f}, CPU ratio {cpu_ratios[-1]:.3f}",
                 flush=True,
             )
         import duckdb
@@ -67,7 +74,9 @@ def main() -> None:
         con.close()
         print(f"rows recorded: {rows} over {runs} runs ({rows // runs} per run)")
         overhead = statistics.median(ratios) - 1
-        print(f"median overhead of recording {args.tests} tests: {overhead * 100:+.1f}% (ratio {1 + overhead:.3f})")
+        cpu_overhead = statistics.median(cpu_ratios) - 1
+        print(f"median overhead of recording {args.tests} tests: {overhead * 100:+.1f}% wall "
+              f"(ratio {1 + overhead:.3f}), {cpu_overhead * 100:+.1f}% CPU time")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ DEFAULT_MODULES = ["test_statistics", "test_float", "test_functools", "test_re",
 
 
 def pytest_summary(output: str) -> dict[str, int]:
-    line = [ln for ln in output.splitlines() if re.match(r"^=+ .* in [\d.]+s", ln)][-1]
+    lines = [ln for ln in output.splitlines() if re.match(r"^(=+ )?\d+ [a-z].* in [\d.]+s", ln)]
+    if not lines:
+        sys.exit("no pytest summary line in the output:\n" + output[-3000:])
+    line = lines[-1]
     counts = {}
     for number, word in re.findall(r"(\d+) ((?:subtests )?[a-z]+)", line):
         counts[{"errors": "error"}.get(word, word)] = int(number)
