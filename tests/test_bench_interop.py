@@ -42,7 +42,13 @@ def _compare_cli() -> list[str]:
     return [str(exe) if exe.exists() else shutil.which("pytest-benchmark") or "pytest-benchmark", "compare"]
 
 
-def test_pytest_benchmark_results_are_recorded_and_json_is_readable(pytester: pytest.Pytester) -> None:
+def test_pytest_benchmark_results_are_recorded_and_json_is_readable(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # when this suite itself runs under xdist, pytest-benchmark would read the outer
+    # worker's environment and switch itself off in the inner session
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     pytester.makepyfile(test_suite=SUITE)
     db = pytester.path / "r.duckdb"
     ours_json = pytester.path / "ours.json"
