@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,19 @@ def test_forced_family():
 )
 def test_module_names_are_identifiers(reference, name):
     assert module_name(reference) == name
+
+
+def test_importing_the_generators_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, generators, generators.render, generators.generate, "
+        "pytest_ipfs_accel.commands.generate, pytest_ipfs_accel.commands.models; "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
+    assert out.stdout.strip() == "[]"
