@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The GPU proof, run on a machine with an NVIDIA GPU (the device tool's machine, or a
+# workstation): hardware detection, the generated suites on cpu+cuda under xdist, the
+# generated benchmarks on cuda, and ipfs_bench against independent CUDA events.
+# Writes logs and the DuckDB file to ${OUT:-gpu-check-out}.  Runs the plugin without
+# installing it (PYTHONPATH=.); duckdb and pytz come from .whl/ when present.
+set -uo pipefail
+OUT=${OUT:-gpu-check-out}
+mkdir -p "$OUT"
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:.
+else
+    export PYTHONPATH=.
+fi
+export PYTHONUNBUFFERED=1 PYTEST_ADDOPTS="-p pytest_ipfs_accel.plugin -p no:cacheprovider"
+DB="$OUT/gpu.duckdb"
+step() { echo; echo "===== $*"; }
+
+step "environment"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+
+step "ipfs-accel hardware"
+python3 -m pytest_ipfs_accel hardware --json > "$OUT/hardware.json"; python3 -m pytest_ipfs_accel hardware
+
+step "generate basic + comprehensive + benchmark suites"
+G=/tmp/gpu-suites
+rm -rf "$G"
+python3 -m pytest_ipfs_accel generate bert gpt2 t5 vit whisper clip --test-type basic --out "$G/basic" --force
+python3 -m pytest_ipfs_accel generate bert gpt2 t5 vit whisper clip --test-type comprehensive --out "$G/comprehensive" --force
+python3 -m pytest_ipfs_accel generate bert gpt2 --test-type benchmark --out "$G/bench" --force
+
+step "basic + comprehensive on cpu,cuda with -n 4"
+timeout 240 python3 -m pytest "$G/basic" "$G/comprehensive" -q -n 4 --ipfs-hw=cpu,cuda --ipfs-db="$DB" \
+    --ipfs-run-id=gpu-correctness -rfE 2>&1 | tail -40
+
+step "generated benchmarks on cuda with -n 2 (benchmarks share the GPU: serialized)"
+timeout 240 python3 -m pytest "$G/bench" -q -n 2 --ipfs-hw=cuda --ipfs-db="$DB" --ipfs-run-id=gpu-bench \
+    --ipfs-bench-max-time=0.3 -rfE 2>&1 | tail -45
+
+step "report"
+python3 -m pytest_ipfs_accel report --db "$DB" --run gpu-correctness
+python3 -m pytest_ipfs_accel report --db "$DB" --run gpu-correctness --matrix
+python3 -m pytest_ipfs_accel report --db "$DB" --run gpu-bench
+
+step "ipfs_bench vs independent CUDA events (tiny BERT forward)"
+PYTEST_ADDOPTS="-p no:cacheprovider" timeout 180 python3 benchmarks/bench_cuda.py --json "$OUT/bench_cuda.json" 2>&1 | tail -30
