@@ -30,6 +30,14 @@ def load_config(spec: ModelSpec):
     return tiny_config(spec.model_type)
 
 
+def is_ambiguous(spec: ModelSpec, config) -> bool:
+    """Whether the auto class maps this config to several classes (it then needs ``architectures``)."""
+    import transformers
+
+    found = getattr(transformers, spec.auto_class)._model_mapping.get(type(config), None)
+    return isinstance(found, tuple | list)
+
+
 def model_class(spec: ModelSpec, config) -> type:
     """The concrete transformers class the spec's auto class picks for ``config``."""
     import transformers

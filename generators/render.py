@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from generators.families import GENERATIVE
-from generators.plan import load_config, plan
+from generators.plan import is_ambiguous, load_config, plan
 from generators.resolve import ModelSpec
 from generators.tiny import tiny_config_overrides
 
@@ -82,10 +82,14 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _overrides(spec: ModelSpec) -> dict[str, Any] | None:
+def _overrides(spec: ModelSpec, config, class_name: str) -> dict[str, Any] | None:
     if spec.checkpoint is not None:
         return None
-    return {} if spec.full_size else tiny_config_overrides(spec.model_type)
+    overrides = {} if spec.full_size else tiny_config_overrides(spec.model_type)
+    if is_ambiguous(spec, config):
+        # the auto class maps this type to several classes: name the one planned
+        overrides["architectures"] = [class_name]
+    return overrides
 
 
 def render(spec: ModelSpec, test_type: str = "basic") -> str:
@@ -109,7 +113,7 @@ def render(spec: ModelSpec, test_type: str = "basic") -> str:
         "C": constants,
         "constants": shown,
         "imports": sorted(imports),
-        "overrides": _overrides(spec),
+        "overrides": _overrides(spec, config, constants["MODEL_CLASS"]),
         "bench": _benchmark_plan(spec, constants),
     }
     source = _environment().get_template(template_name(spec.family)).render(**context)

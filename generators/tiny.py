@@ -68,6 +68,10 @@ _HEADS_LIST_KEYS = {"num_heads", "num_attention_heads", "heads"}
 OVERRIDES: dict[str, dict[str, Any]] = {
     # the encoder's input length is fixed at 2 * max_source_positions mel frames
     "whisper": {"max_source_positions": 32},
+    # CTC heads need a vocabulary the default configs leave to the checkpoint
+    "wav2vec2-bert": {"vocab_size": 32},
+    "wav2vec2-conformer": {"vocab_size": 32},
+    "esm": {"vocab_size": 33, "pad_token_id": 1},
 }
 
 
@@ -131,7 +135,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         elif key in ("rotary_dim", "rotary_emb_base_dim"):
             out[key] = min(value, HEAD_DIM)
         elif key == "window_size" and _is_int(d.get("image_size")):
-            out[key] = min(value, 4)
+            out[key] = min(value, 2)
         elif key == "num_frames" and "image_size" in d:
             out[key] = min(value, 4)  # video models: a multiple of any tubelet size
         elif key == "image_size":
@@ -144,6 +148,9 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
         if _is_int(d.get("patch_size")):
             out["patch_size"] = min(d["patch_size"], PATCH)
+    if _is_int(d.get("window_size")) and _is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
+        # windowed attention over several stages: each stage's grid must hold a window
+        out["image_size"] = 2 * IMAGE
     if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
         out["head_dim"] = HEAD_DIM  # some configs leave it to the checkpoint
     if "kv_lora_rank" in d:  # multi-head latent attention: one key/value per query head
@@ -165,6 +172,8 @@ def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
             break
     else:
         return
+    if "depths" in d:  # stage-based (swin-like): lists are per stage, not per layer
+        return
     original = d[key]
     lists = [k for k, v in d.items() if isinstance(v, list | tuple) and len(v) == original and k != "depths"]
     if not lists:
@@ -184,7 +193,7 @@ def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
             keep.append(index)
     keep.sort()
     for name in lists:
-        out[name] = [d[name][i] for i in keep]
+        out[name] = [out[name][i] for i in keep]
     out[key] = len(keep)
 
 
