@@ -13,6 +13,7 @@ from generators.families import FAMILIES, FamilyError
 from generators.generate import GenerateResult, generate
 from generators.resolve import ModelSpec, ResolveError, resolve
 
+#: the kinds of module the templates render
 TEST_TYPES: tuple[str, ...] = ("basic", "comprehensive", "benchmark")
 
 __all__ = [

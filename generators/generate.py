@@ -34,7 +34,8 @@ def generate(
     full_size: bool = False,
 ) -> list[GenerateResult]:
     """Generate a module per reference; a failing reference does not stop the others."""
-    from generators.render import TEST_TYPES, module_filename, render
+    from generators import TEST_TYPES
+    from generators.render import module_filename, render
     from generators.tiny import TinyConfigError
 
     if test_type not in TEST_TYPES:

@@ -9,12 +9,12 @@ from typing import Any
 
 import jinja2
 
+from generators import TEST_TYPES
 from generators.families import GENERATIVE
 from generators.plan import is_ambiguous, load_config, plan
 from generators.resolve import ModelSpec
 from generators.tiny import tiny_config_overrides
 
-TEST_TYPES: tuple[str, ...] = ("basic", "comprehensive", "benchmark")
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 

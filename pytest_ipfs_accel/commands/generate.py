@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from generators import TEST_TYPES
 from generators.families import FAMILIES
-
-TEST_TYPES = ("basic", "comprehensive", "benchmark")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
