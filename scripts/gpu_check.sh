@@ -13,7 +13,13 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 else
     export PYTHONPATH=.
 fi
-export PYTHONUNBUFFERED=1 PYTEST_ADDOPTS="-p pytest_ipfs_accel.plugin -p no:cacheprovider"
+# load the plugin by module name only where it is not installed (entry point ipfs_accel)
+if python3 -c "import sys, importlib.metadata as m; sys.exit(any(e.name == 'ipfs_accel' for e in m.entry_points(group='pytest11')))"; then
+    PLUGIN="-p pytest_ipfs_accel.plugin"
+else
+    PLUGIN=""
+fi
+export PYTHONUNBUFFERED=1 PYTEST_ADDOPTS="$PLUGIN -p no:cacheprovider"
 DB="$OUT/gpu.duckdb"
 step() { echo; echo "===== $*"; }
 
