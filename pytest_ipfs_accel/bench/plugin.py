@@ -69,8 +69,8 @@ _OPTIONS: dict[str, tuple[type, Any, str | None, str]] = {
     ),
     "--ipfs-compare-fail": (
         float, 10.0, "PCT",
-        "with --ipfs-compare: fail on a statistically significant slowdown of the median "
-        "beyond PCT percent",
+        "with --ipfs-compare: fail on a statistically significant slowdown of both the median "
+        "and the minimum beyond PCT percent",
     ),
     "--ipfs-compare-alpha": (
         float, 0.01, "P", "with --ipfs-compare: significance level of the Mann-Whitney U test",

@@ -43,7 +43,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
     parser.add_argument(
         "--fail-threshold", type=_percentage, default=compare.DEFAULT_THRESHOLD_PCT, metavar="PCT",
-        help="a significant slowdown of the median beyond PCT percent is a regression "
+        help="a significant slowdown of both the median and the minimum beyond PCT percent is a regression "
         f"(default {compare.DEFAULT_THRESHOLD_PCT:g})",
     )
     parser.add_argument(
