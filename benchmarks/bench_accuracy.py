@@ -12,7 +12,7 @@ Prints:
    ``-n 0`` and ``-n 2``.
 
 Every figure comes from pytest subprocesses writing a scratch DuckDB file.
-Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--max-time 0.5] [--xdist]
+Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--max-time 1.0] [--xdist]
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def xdist(folder: Path, db: Path, max_time: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=20)
-    parser.add_argument("--max-time", type=float, default=0.5, help="--ipfs-bench-max-time for every run")
+    parser.add_argument("--max-time", type=float, default=1.0, help="--ipfs-bench-max-time for every run (the plugin default)")
     parser.add_argument("--threshold", type=float, default=10.0, help="--ipfs-compare-fail")
     parser.add_argument("--xdist", action="store_true", help="also compare -n 0 with -n 2")
     parser.add_argument("--skip-gate", action="store_true")
