@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +140,19 @@ def test_full_size_modules_use_the_default_configuration(tmp_path):
     assert "CONFIG_OVERRIDES = {}" in source and "HIDDEN_SIZE = 768" in source
     # realistic sizes for a realistic model
     assert "BENCH_SIZES = [128, 512]" in source and "BENCH_BATCH_SIZES = [1, 8]" in source
+
+
+def test_coverage_script_runs_generated_code(tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "benchmarks/model_coverage.py", "--jobs", "1", "--only", "bert", "llava",
+         "--out", str(tmp_path), "--json", str(tmp_path / "r.json")],
+        capture_output=True, text=True, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "1 of 2 model types pass" in out.stdout
+    results = {r["model_type"]: r for r in json.loads((tmp_path / "r.json").read_text())}
+    assert results["bert"]["ok"] and results["bert"]["family"] == "encoder-only"
+    assert results["llava"]["stage"] == "resolve" and "FamilyError" in results["llava"]["reason"]
+    assert (tmp_path / "test_bert.py").is_file()
