@@ -222,11 +222,19 @@ def ipfs_hw(request: pytest.FixtureRequest) -> Hardware:
     return hw
 
 
+GATE_KEY = pytest.StashKey[set]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    registry = get_registry(config)
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "ipfs_hw" in callspec.params:
             item.user_properties.append((PROP_HARDWARE, callspec.params["ipfs_hw"]))
+        else:
+            wanted = _hardware_marker_backends(item, registry)
+            if wanted is not None:
+                item.stash[GATE_KEY] = wanted  # checked at setup, where detection may run
         model = item.get_closest_marker("ipfs_model")
         if model is not None and model.args:
             item.user_properties.append((PROP_MODEL, str(model.args[0])))
@@ -234,13 +242,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A test marked ``hardware(...)`` that does not take ``ipfs_hw`` runs only where one is usable."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None and "ipfs_hw" in callspec.params:
-        return
-    registry = get_registry(item.config)
-    wanted = _hardware_marker_backends(item, registry)
+    wanted = item.stash.get(GATE_KEY, None)
     if wanted is None:
         return
+    registry = get_registry(item.config)
     detected = [registry.detect(n) for n in sorted(wanted)]
     if not any(h.usable for h in detected):
         pytest.skip("; ".join(f"{h.name} not usable: {h.reason}" for h in detected))

@@ -26,6 +26,7 @@ from pytest_ipfs_accel.plugin import (
     PROP_BENCH,
     PROP_HARDWARE,
     PROP_MODEL,
+    _opt,
     get_registry,
     get_selection,
 )
@@ -78,7 +79,7 @@ def _worker_id(report: pytest.TestReport) -> str | None:
 
 
 def _is_subtest(report: pytest.TestReport) -> bool:
-    return hasattr(report, "context") and report.when == "call" and type(report) is not pytest.TestReport
+    return type(report) is not pytest.TestReport and hasattr(report, "context")
 
 
 def _subtest_name(report: pytest.TestReport, from_worker: bool) -> str:
@@ -105,8 +106,6 @@ class ResultCollector:
     """Folds reports into rows and hands them to the store and the event stream."""
 
     def __init__(self, config: pytest.Config, *, db_path: Path | None, events_target: str | None) -> None:
-        from pytest_ipfs_accel.plugin import _opt
-
         self.config = config
         self.run_id: str = _opt(config, "ipfs_run_id") or metadata.new_run_id()
         self.db_path = db_path
@@ -120,6 +119,7 @@ class ResultCollector:
         self._run_row: dict[str, Any] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.bench_count = 0
+        self._no_terminal = False  # set at session start, once plugins are all registered
         self.events = None
         if events_target:
             from pytest_ipfs_accel.events import EventWriter
@@ -157,6 +157,7 @@ class ResultCollector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = self.config
+        self._no_terminal = config.pluginmanager.get_plugin("terminalreporter") is None
         self._run_row = {
             "run_id": self.run_id,
             "started_at": _now(),
@@ -167,13 +168,10 @@ class ResultCollector:
         }
         if self.db_path is not None:
             # importing duckdb and opening the file happen on the writer's thread
-            self._writer = StoreWriter(self.db_path, self._run_row)
+            given_id = _opt(config, "ipfs_run_id") is not None
+            self._writer = StoreWriter(self.db_path, self._run_row, replace_run=given_id)
         if self.events is not None:
             self.events.session_start(self.run_id, self._run_row)
-
-    @property
-    def _no_terminal(self) -> bool:
-        return self.config.pluginmanager.get_plugin("terminalreporter") is None
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._set_collected(len(session.items))
@@ -211,30 +209,34 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # trylast: the terminal reporter has asked pytest_report_teststatus by now, which
         # is where pytest turns a passing test with failed subtests into a failure
-        if report.when == "call" and self._no_terminal:
-            self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        when = report.when
         if self.events is not None:
             self.events.report(report)
         pending = self._pending.get(report.nodeid)
         if pending is None:
             pending = self._pending[report.nodeid] = _Pending()
-            props = _props(report)
-            pending.hardware = props.get(PROP_HARDWARE)
-            pending.model = props.get(PROP_MODEL)
+            if report.user_properties:
+                props = _props(report)
+                pending.hardware = props.get(PROP_HARDWARE)
+                pending.model = props.get(PROP_MODEL)
             pending.worker_id = _worker_id(report)
-        if _is_subtest(report):
-            self._subtest_row(report, pending)
+        elif when == "teardown" and report.passed:  # the common case, kept cheap
+            pending.duration_s += report.duration or 0.0
             return
+        if when == "call":
+            if self._no_terminal:
+                self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+            if _is_subtest(report):
+                self._subtest_row(report, pending)
+                return
+            if report.user_properties:
+                bench = _props(report).get(PROP_BENCH)
+                if bench is not None:
+                    self._bench_rows(report.nodeid, pending, bench)
         pending.duration_s += report.duration or 0.0
-        if report.when == "call":
-            bench = _props(report).get(PROP_BENCH)
-            if bench is not None:
-                self._bench_rows(report.nodeid, pending, bench)
         self._fold(report, pending)
-        if report.when == "???":  # xdist: the worker died while running this item
+        if when == "???":  # xdist: the worker died while running this item
             self._finish(report.nodeid)
-        else:
-            self._maybe_flush()
 
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
         self._finish(nodeid)
@@ -373,7 +375,9 @@ class ResultCollector:
         extra = payload.get("extra_info")
         if extra is not None and not isinstance(extra, str):
             payload["extra_info"] = json.dumps(extra, default=str)
-        row = {**payload, "nodeid": nodeid, "hardware": pending.hardware, "model": pending.model}
+        # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
+        hardware = pending.hardware or payload.get("hardware")
+        row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
         self.bench_count += 1
         self._add_row("benchmark_results", row)
         for index, seconds in enumerate(samples):

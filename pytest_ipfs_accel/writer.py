@@ -13,19 +13,20 @@ from typing import Any
 
 
 class StoreWriter:
-    def __init__(self, path: Path, run_row: dict[str, Any]) -> None:
+    def __init__(self, path: Path, run_row: dict[str, Any], *, replace_run: bool) -> None:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipfs-accel-store")
         self._con = None
-        self._last: Future = self._executor.submit(self._open, dict(run_row))
+        self._last: Future = self._executor.submit(self._open, dict(run_row), replace_run)
 
-    def _open(self, run_row: dict[str, Any]) -> None:
+    def _open(self, run_row: dict[str, Any], replace_run: bool) -> None:
         from pytest_ipfs_accel import store
 
         con = store.open_store(self.path)
         try:
             con.execute("BEGIN")
-            store.delete_run(con, run_row["run_id"])  # a reused --ipfs-run-id replaces that run
+            if replace_run:  # a reused --ipfs-run-id replaces that run; fresh ids are unique
+                store.delete_run(con, run_row["run_id"])
             store.upsert_run(con, run_row)
             con.execute("COMMIT")
         except Exception:

@@ -88,16 +88,15 @@ class PytestBenchmarkInterop:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
-        # before the report is made: it copies user_properties
-        if call.when == "call":
-            fixture = _used_fixture(item)
-            if fixture is not None:
-                payload = payload_from_fixture(fixture, item)
-                if payload is not None:
-                    item.user_properties.append((USER_PROPERTY, payload))
-        yield
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        # right after the test body (pytest's own implementation) and before the call
+        # report is made, which copies user_properties; cheaper than a makereport wrapper
+        fixture = _used_fixture(item)
+        if fixture is not None:
+            payload = payload_from_fixture(fixture, item)
+            if payload is not None:
+                item.user_properties.append((USER_PROPERTY, payload))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:

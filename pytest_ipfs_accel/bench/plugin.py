@@ -248,18 +248,20 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     return bench
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
-    """Finish the payload before the call report copies ``user_properties``.
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Finish the payload once the test body returned, before the call report copies
+    ``user_properties``.
 
-    ``set_case``/``extra_info`` may change until the test returns, and the
-    payload must be plain data before xdist serializes the report.
+    ``set_case``/``extra_info`` may change until the test returns, and the payload
+    must be plain data before xdist serializes the report.  A plain ``trylast``
+    implementation runs right after pytest's own (which runs the test) and costs a
+    fraction of a ``makereport`` hook wrapper on every item; a test that raises has
+    no benchmark worth recording, and this is then not reached.
     """
-    if call.when == "call":
-        bench = item.stash.get(ITEM_BENCH_KEY, None)
-        if bench is not None:
-            bench.finalize()
-    yield
+    bench = item.stash.get(ITEM_BENCH_KEY, None)
+    if bench is not None:
+        bench.finalize()
 
 
 __all__ = ["USER_PROPERTY", "PROP_HARDWARE", "PROP_MODEL", "ipfs_bench", "parse_options"]
