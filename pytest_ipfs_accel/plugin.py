@@ -16,13 +16,18 @@ import pytest
 
 from hardware_markers import BACKENDS, Hardware, Registry, default_registry
 from pytest_ipfs_accel import hookspecs
+from pytest_ipfs_accel.options import (
+    PROP_BENCH,
+    PROP_HARDWARE,
+    PROP_MODEL,
+    add_option,
+    option_value,
+)
+
+__all__ = ["PROP_BENCH", "PROP_HARDWARE", "PROP_MODEL", "get_registry", "get_run_id", "get_store", "ipfs_hw"]
 
 pytest_plugins = ["pytest_ipfs_accel.bench.plugin"]
 
-#: user_properties keys: how facts about an item travel with its reports (also from xdist workers)
-PROP_HARDWARE = "ipfs_accel.hardware"
-PROP_MODEL = "ipfs_accel.model"
-PROP_BENCH = "ipfs_accel.bench"
 
 REGISTRY_KEY = pytest.StashKey[Registry]()
 SELECTION_KEY = pytest.StashKey["HardwareSelection"]()
@@ -42,9 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ipfs-accel", "pytest-ipfs-accel: models across hardware, in DuckDB")
 
     def add(option: str, help: str, **kwargs: Any) -> None:
-        ini = option.lstrip("-").replace("-", "_")
-        group.addoption(option, dest=ini, help=help + f" (ini: {ini})", **kwargs)
-        parser.addini(ini, help, type="bool" if kwargs.get("action") == "store_true" else "string")
+        add_option(group, parser, option, help, **kwargs)
 
     add(
         "--ipfs-hw",
@@ -61,13 +64,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "also write the run's events as JSON lines to PATH, or to inherited file descriptor N with fd:N",
         metavar="PATH|fd:N",
     )
-
-
-def _opt(config: pytest.Config, name: str) -> Any:
-    value = config.getoption(name)
-    if value in (None, False):
-        value = config.getini(name)
-    return value if value not in ("", []) else None
 
 
 # --------------------------------------------------------------------------- hardware selection
@@ -144,21 +140,21 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in registry.names():
         config.addinivalue_line("markers", f"{name}: parametrized to run on the {name} backend")
     config.stash[REGISTRY_KEY] = registry
-    config.stash[SELECTION_KEY] = HardwareSelection(_opt(config, "ipfs_hw") or "auto", registry)
+    config.stash[SELECTION_KEY] = HardwareSelection(option_value(config, "ipfs_hw") or "auto", registry)
 
     if hasattr(config, "workerinput"):
         return  # an xdist worker: its reports carry everything to the controller
     from pytest_ipfs_accel.recorder import ResultCollector
 
-    db = None if _opt(config, "ipfs_no_db") else _db_path(config)
-    events = _opt(config, "ipfs_events")
+    db = None if option_value(config, "ipfs_no_db") else _db_path(config)
+    events = option_value(config, "ipfs_events")
     collector = ResultCollector(config, db_path=db, events_target=events)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "ipfs_accel.collector")
 
 
 def _db_path(config: pytest.Config) -> Path:
-    value = _opt(config, "ipfs_db")
+    value = option_value(config, "ipfs_db")
     if value is None:
         return config.rootpath / DEFAULT_DB
     path = Path(value).expanduser()

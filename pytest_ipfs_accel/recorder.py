@@ -22,14 +22,8 @@ from typing import Any
 import pytest
 
 from pytest_ipfs_accel import metadata
-from pytest_ipfs_accel.plugin import (
-    PROP_BENCH,
-    PROP_HARDWARE,
-    PROP_MODEL,
-    _opt,
-    get_registry,
-    get_selection,
-)
+from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
+from pytest_ipfs_accel.plugin import get_registry, get_selection
 from pytest_ipfs_accel.writer import StoreWriter
 
 FLUSH_INTERVAL_S = 1.0
@@ -107,7 +101,7 @@ class ResultCollector:
 
     def __init__(self, config: pytest.Config, *, db_path: Path | None, events_target: str | None) -> None:
         self.config = config
-        self.run_id: str = _opt(config, "ipfs_run_id") or metadata.new_run_id()
+        self.run_id: str = option_value(config, "ipfs_run_id") or metadata.new_run_id()
         self.db_path = db_path
         self.store_error: str | None = None
         self._pending: dict[str, _Pending] = {}
@@ -168,7 +162,7 @@ class ResultCollector:
         }
         if self.db_path is not None:
             # importing duckdb and opening the file happen on the writer's thread
-            given_id = _opt(config, "ipfs_run_id") is not None
+            given_id = option_value(config, "ipfs_run_id") is not None
             self._writer = StoreWriter(self.db_path, self._run_row, replace_run=given_id)
         if self.events is not None:
             self.events.session_start(self.run_id, self._run_row)

@@ -51,9 +51,9 @@ def test_vendored_uplot_keeps_its_license_and_version():
 
 def test_the_facade_serves_the_page_and_its_assets_without_a_token(tmp_path):
     pytest.importorskip("fastapi", reason="the facade needs the 'serve' extra")
-    from api_facade.app import create_app
     from fastapi.testclient import TestClient
 
+    from api_facade.app import create_app
     from api_facade.settings import Settings
 
     settings = Settings(db_path=tmp_path / "r.duckdb", suite_root=tmp_path, token="secret-token")

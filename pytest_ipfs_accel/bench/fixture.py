@@ -19,8 +19,9 @@ from pytest_ipfs_accel.bench import memory as memory_mod
 from pytest_ipfs_accel.bench import timing
 from pytest_ipfs_accel.bench.lock import device_lock, lock_key
 from pytest_ipfs_accel.bench.stats import summarize
+from pytest_ipfs_accel.options import PROP_BENCH
 
-USER_PROPERTY = "ipfs_accel.bench"
+USER_PROPERTY = PROP_BENCH
 SOURCE = "ipfs_bench"
 
 

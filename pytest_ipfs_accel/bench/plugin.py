@@ -20,9 +20,7 @@ import pytest
 
 from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, IpfsBench
 from pytest_ipfs_accel.bench.timing import Settings
-
-PROP_HARDWARE = "ipfs_accel.hardware"
-PROP_MODEL = "ipfs_accel.model"
+from pytest_ipfs_accel.options import PROP_HARDWARE, PROP_MODEL, add_option, option_value
 
 
 @dataclass(frozen=True)
@@ -82,10 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ipfs-accel-bench", "pytest-ipfs-accel: benchmarks (ipfs_bench)")
 
     def add(option: str, help: str, **kwargs: Any) -> None:
-        ini = option.lstrip("-").replace("-", "_")
-        group.addoption(option, dest=ini, help=help + f" (ini: {ini})", **kwargs)
-        ini_type = "bool" if kwargs.get("action") == "store_true" else "string"
-        parser.addini(ini, help.replace("%%", "%"), type=ini_type)
+        add_option(group, parser, option, help, **kwargs)
 
     for option, (_, default, metavar, help_text) in _OPTIONS.items():
         add(option, f"{help_text}; default {default}", metavar=metavar)
@@ -109,17 +104,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _raw(config: pytest.Config, name: str) -> Any:
-    value = config.getoption(name)
-    if value in (None, False):
-        value = config.getini(name)
-    return value if value not in ("", [], None) else None
-
-
 def _number(config: pytest.Config, option: str) -> Any:
     kind, default, _, _ = _OPTIONS[option]
     name = option.lstrip("-").replace("-", "_")
-    value = _raw(config, name)
+    value = option_value(config, name)
     if value is None:
         return default
     try:
@@ -139,7 +127,7 @@ def parse_options(config: pytest.Config) -> BenchOptions:
             min_time=_number(config, "--ipfs-bench-min-time"),
             warmup=_number(config, "--ipfs-bench-warmup"),
             precision=_number(config, "--ipfs-bench-precision"),
-            pin_cpu=bool(_raw(config, "ipfs_bench_pin_cpu")),
+            pin_cpu=bool(option_value(config, "ipfs_bench_pin_cpu")),
         )
     except ValueError as exc:
         raise pytest.UsageError(f"ipfs-accel benchmark options: {exc}") from None
@@ -149,15 +137,15 @@ def parse_options(config: pytest.Config) -> BenchOptions:
     alpha = _number(config, "--ipfs-compare-alpha")
     if not 0 < alpha < 1:
         raise pytest.UsageError(f"--ipfs-compare-alpha={alpha}: expected a probability in (0, 1)")
-    json_path = _raw(config, "ipfs_bench_json")
-    compare_base = _raw(config, "ipfs_compare")
-    if compare_base is not None and _raw(config, "ipfs_no_db"):
+    json_path = option_value(config, "ipfs_bench_json")
+    compare_base = option_value(config, "ipfs_compare")
+    if compare_base is not None and option_value(config, "ipfs_no_db"):
         raise pytest.UsageError(
             "--ipfs-compare needs the results database for its baseline; drop --ipfs-no-db"
         )
     return BenchOptions(
         settings=settings,
-        disabled=bool(_raw(config, "ipfs_bench_disable")),
+        disabled=bool(option_value(config, "ipfs_bench_disable")),
         json_path=Path(json_path).expanduser().absolute() if json_path else None,
         compare_base=str(compare_base) if compare_base is not None else None,
         compare_fail_pct=float(fail_pct),

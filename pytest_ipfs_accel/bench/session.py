@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 from pytest_ipfs_accel.bench.fixture import USER_PROPERTY
-
-PROP_HARDWARE = "ipfs_accel.hardware"
-PROP_MODEL = "ipfs_accel.model"
+from pytest_ipfs_accel.options import PROP_HARDWARE, PROP_MODEL
 
 
 @dataclass
