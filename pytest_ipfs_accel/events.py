@@ -72,7 +72,14 @@ class EventWriter:
             data["worker_id"] = gateway.id
         self.emit(data)
 
-    def warning(self, warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any) -> None:
+    # hooks (registered as a plugin while the stream is open)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
+        self.emit({"$report_type": "TestStart", "nodeid": nodeid, "location": list(location)})
+
+    def pytest_warning_recorded(
+        self, warning_message: warnings.WarningMessage, when: str, nodeid: str, location: Any
+    ) -> None:
         self.emit(
             {
                 "$report_type": "WarningMessage",

@@ -116,7 +116,9 @@ def get_run_id(config: pytest.Config) -> str | None:
 
 
 def get_store(config: pytest.Config):
-    """The open DuckDB connection of this run, or None (``--ipfs-no-db``, a worker, or a bad path)."""
+    """The run's DuckDB connection once all its rows are written (from the recorder's
+    ``pytest_sessionfinish`` on), else None: also for ``--ipfs-no-db``, on a worker, or
+    when the database could not be used."""
     collector = config.stash.get(COLLECTOR_KEY, None)
     return collector.store_connection() if collector is not None else None
 
@@ -218,11 +220,9 @@ def ipfs_hw(request: pytest.FixtureRequest) -> Hardware:
     return hw
 
 
-GATE_KEY = pytest.StashKey[set]()
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     registry = get_registry(config)
+    gated: list[tuple[pytest.Item, set[str]]] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "ipfs_hw" in callspec.params:
@@ -230,18 +230,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             wanted = _hardware_marker_backends(item, registry)
             if wanted is not None:
-                item.stash[GATE_KEY] = wanted  # checked at setup, where detection may run
+                gated.append((item, wanted))
         model = item.get_closest_marker("ipfs_model")
         if model is not None and model.args:
             item.user_properties.append((PROP_MODEL, str(model.args[0])))
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A test marked ``hardware(...)`` that does not take ``ipfs_hw`` runs only where one is usable."""
-    wanted = item.stash.get(GATE_KEY, None)
-    if wanted is None:
-        return
-    registry = get_registry(item.config)
-    detected = [registry.detect(n) for n in sorted(wanted)]
-    if not any(h.usable for h in detected):
-        pytest.skip("; ".join(f"{h.name} not usable: {h.reason}" for h in detected))
+    # a test marked hardware(...) that does not take ipfs_hw runs only where one of
+    # its backends is usable; detection runs only when such a test exists
+    for item, wanted in gated:
+        detected = [registry.detect(n) for n in sorted(wanted)]
+        if not any(h.usable for h in detected):
+            reason = "; ".join(f"{h.name} not usable: {h.reason}" for h in detected)
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -15,7 +15,6 @@ import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ FLUSH_INTERVAL_S = 1.0
 MESSAGE_LIMIT = 4000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     """What is known about one item until its final row is written."""
 
@@ -41,10 +40,6 @@ class _Pending:
     model: str | None = None
     worker_id: str | None = None
     messages: list[str] = field(default_factory=list)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -108,6 +103,7 @@ class ResultCollector:
         self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._last_flush = time.monotonic()
         self._writer: StoreWriter | None = None
+        self._flushed_final = False
         self._hardware_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._collected: int | None = None
         self._run_row: dict[str, Any] = {}
@@ -119,12 +115,14 @@ class ResultCollector:
             from pytest_ipfs_accel.events import EventWriter
 
             self.events = EventWriter.open(events_target, config)
+            config.pluginmanager.register(self.events, "ipfs_accel.events")
+        self._row_hook = None
 
     # ----------------------------------------------------------------- store
 
     def store_connection(self):
-        """The open connection after all queued writes, or None when results are not recorded."""
-        if self._writer is None:
+        """The connection after the final flush, or None (before it, or when not recording)."""
+        if self._writer is None or not self._flushed_final:
             return None
         con = self._writer.connection()
         self._check_writer()
@@ -152,9 +150,10 @@ class ResultCollector:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = self.config
         self._no_terminal = config.pluginmanager.get_plugin("terminalreporter") is None
+        self._find_row_hook()
         self._run_row = {
             "run_id": self.run_id,
-            "started_at": _now(),
+            "started_at": time.time(),
             "status": "running",
             "hw_requested": get_selection(config).spec,
             "xdist_workers": _xdist_workers(config),
@@ -169,6 +168,12 @@ class ResultCollector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._set_collected(len(session.items))
+        self._find_row_hook()  # conftests found during collection may implement it
+
+    def _find_row_hook(self) -> None:
+        # calling a hook nobody implements still costs a pluggy call per row
+        hook = self.config.hook.pytest_ipfs_accel_record_row
+        self._row_hook = hook if hook.get_hookimpls() else None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -179,10 +184,6 @@ class ResultCollector:
         self._collected = count
         if self.events is not None:
             self.events.emit({"$report_type": "CollectionFinished", "count": count})
-
-    def pytest_runtest_logstart(self, nodeid: str, location: tuple) -> None:
-        if self.events is not None:
-            self.events.emit({"$report_type": "TestStart", "nodeid": nodeid, "location": list(location)})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.events is not None:
@@ -216,6 +217,7 @@ class ResultCollector:
             pending.worker_id = _worker_id(report)
         elif when == "teardown" and report.passed:  # the common case, kept cheap
             pending.duration_s += report.duration or 0.0
+            self._finish(report.nodeid)
             return
         if when == "call":
             if self._no_terminal:
@@ -229,15 +231,8 @@ class ResultCollector:
                     self._bench_rows(report.nodeid, pending, bench)
         pending.duration_s += report.duration or 0.0
         self._fold(report, pending)
-        if when == "???":  # xdist: the worker died while running this item
+        if when == "teardown" or when == "???":  # "???": xdist lost the worker running it
             self._finish(report.nodeid)
-
-    def pytest_runtest_logfinish(self, nodeid: str, location: tuple) -> None:
-        self._finish(nodeid)
-
-    def pytest_warning_recorded(self, warning_message, when, nodeid, location) -> None:
-        if self.events is not None:
-            self.events.warning(warning_message, when, nodeid, location)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -249,7 +244,7 @@ class ResultCollector:
             self._finish(nodeid)
         status = int(exitstatus)
         self._run_row.update(
-            finished_at=_now(),
+            finished_at=time.time(),
             exit_status=status,
             status=_run_status(status),
             hardware=json.dumps(self._fingerprints()),
@@ -290,6 +285,7 @@ class ResultCollector:
             self._writer.close()
             self._writer = None
         if self.events is not None:
+            self.config.pluginmanager.unregister(self.events)
             self.events.close()
 
     # ----------------------------------------------------------------- folding
@@ -388,7 +384,8 @@ class ResultCollector:
             self.counts[row["outcome"]] += 1
             if self.events is not None:
                 self.events.emit({"$report_type": "TestResult", **row})
-        self.config.hook.pytest_ipfs_accel_record_row(table=table, row=row, config=self.config)
+        if self._row_hook is not None:
+            self._row_hook(table=table, row=row, config=self.config)
         if self._writer is not None:
             self._buffer[table].append(row)
 
@@ -407,6 +404,7 @@ class ResultCollector:
         self._writer.write(dict(buffered), dict(self._run_row) if final else None)
         if final:
             self._writer.wait()
+            self._flushed_final = True
             self._check_writer()
 
     def _fingerprints(self) -> dict[str, Any]:

@@ -1,13 +1,25 @@
-"""The recorder's DuckDB writer: one thread owns the connection and does all store I/O.
+"""The recorder's DuckDB writer: a child process owns the connection and does all store I/O.
 
-Importing duckdb, opening the file and each bulk insert run on that thread, so
-the test session's thread only appends rows to a list.  Failures surface on the
-session's thread (``error``), where they are reported once, as a warning line.
+Why a process and not a thread: importing duckdb's Python package and handing
+it rows are Python work that holds the interpreter lock, so a writer thread
+slows the test session (and the timed rounds of a benchmark) while it runs.  A
+child process imports, opens and inserts on another core.  The session's side
+only serializes rows to JSON lines on the child's stdin.  If the session dies,
+the child sees end-of-file and commits what it already has.
+
+Protocol, one JSON object per line.  In: ``{"op": "open", "run_row": ..,
+"replace_run": bool}``, ``{"op": "write", "id": N, "tables": {table: [row, ..]},
+"run_row": ..|null}``.  Out: ``{"id": N}`` when op N is committed, or
+``{"id": N, "error": "..."}``; after an error every later op answers the same error.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,81 +27,164 @@ from typing import Any
 class StoreWriter:
     def __init__(self, path: Path, run_row: dict[str, Any], *, replace_run: bool) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipfs-accel-store")
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest_ipfs_accel.writer", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            env=env,
+        )
+        self._sent = 0
+        self._acked = 0
+        self._error: str | None = None
+        self._done = threading.Condition()
+        self._reader = threading.Thread(target=self._read_acks, name="ipfs-accel-writer-acks", daemon=True)
+        self._reader.start()
         self._con = None
-        self._last: Future = self._executor.submit(self._open, dict(run_row), replace_run)
+        self._send({"op": "open", "run_row": run_row, "replace_run": replace_run})
 
-    def _open(self, run_row: dict[str, Any], replace_run: bool) -> None:
-        from pytest_ipfs_accel import store
+    # ------------------------------------------------------------------ plumbing
 
-        con = store.open_store(self.path)
+    def _send(self, message: dict[str, Any]) -> None:
+        self._sent += 1
+        message["id"] = self._sent
         try:
-            con.execute("BEGIN")
-            if replace_run:  # a reused --ipfs-run-id replaces that run; fresh ids are unique
-                store.delete_run(con, run_row["run_id"])
-            store.upsert_run(con, run_row)
-            con.execute("COMMIT")
-        except Exception:
-            con.close()
-            raise
-        self._con = con
+            self._proc.stdin.write(json.dumps(message, default=str) + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            self._fail(self._death_reason())
 
-    def _write(self, tables: dict[str, list[dict[str, Any]]], run_row: dict[str, Any] | None) -> None:
-        from pytest_ipfs_accel import store
-
-        con = self._con
-        if con is None:
-            return
-        try:
-            con.execute("BEGIN")
-            for table, rows in tables.items():
-                store.insert_rows(con, table, rows)
-            if run_row is not None:
-                store.upsert_run(con, run_row)
-            con.execute("COMMIT")
-        except Exception as exc:
+    def _read_acks(self) -> None:
+        for line in self._proc.stdout:
             try:
-                con.execute("ROLLBACK")
-            except Exception:  # noqa: S110 - the original error is the one worth reporting
-                pass
-            raise RuntimeError(f"writing to {self.path} failed: {exc}") from exc
+                ack = json.loads(line)
+            except ValueError:
+                continue
+            with self._done:
+                self._acked = max(self._acked, int(ack.get("id", 0)))
+                if ack.get("error") and self._error is None:
+                    self._error = ack["error"]
+                self._done.notify_all()
+        with self._done:  # the child is gone: nothing more will be acknowledged
+            if self._acked < self._sent and self._error is None:
+                self._error = self._death_reason()
+            self._acked = self._sent = max(self._acked, self._sent)
+            self._done.notify_all()
+
+    def _death_reason(self) -> str:
+        code = self._proc.wait()
+        detail = (self._proc.stderr.read() or "").strip().splitlines()
+        return f"the DuckDB writer process exited ({code}){': ' + detail[-1] if detail else ''}"
+
+    def _fail(self, message: str) -> None:
+        with self._done:
+            if self._error is None:
+                self._error = message
+            self._acked = self._sent
+            self._done.notify_all()
+
+    # ------------------------------------------------------------------ interface
 
     @property
     def busy(self) -> bool:
-        return not self._last.done()
+        return self._acked < self._sent
 
     def error(self) -> BaseException | None:
-        """The failure of the last finished operation (opening or writing), if any."""
-        return self._last.exception() if self._last.done() else None
+        """The first failure (opening or writing) reported so far, if any."""
+        return RuntimeError(self._error) if self._error is not None else None
 
     def write(self, tables: dict[str, list[dict[str, Any]]], run_row: dict[str, Any] | None = None) -> None:
-        """Queue one transaction; operations run in order on the writer thread."""
-        previous = self._last
-
-        def after_previous() -> None:
-            if previous.exception() is None:
-                self._write(tables, run_row)
-            else:
-                raise previous.exception()
-
-        self._last = self._executor.submit(after_previous)
+        """Queue one transaction (rows per table, and optionally the ``runs`` row)."""
+        if self._error is None:
+            self._send({"op": "write", "tables": tables, "run_row": run_row})
 
     def wait(self) -> BaseException | None:
-        """Wait for every queued operation; return the first failure, if any."""
-        try:
-            self._last.result()
-        except Exception as exc:
-            return exc
-        return None
+        """Wait until every queued transaction is committed; return the first failure."""
+        with self._done:
+            self._done.wait_for(lambda: self._acked >= self._sent)
+        return self.error()
 
     def connection(self):
-        """The open connection once all writes are done (None if opening failed)."""
-        self.wait()
+        """An in-process connection, once the child has written everything and exited.
+
+        For readers at the end of the session (the benchmark gate); None if the
+        store failed.
+        """
+        if self._con is None:
+            self._finish_child()
+            if self._error is not None:
+                return None
+            from pytest_ipfs_accel import store
+
+            try:
+                self._con = store.open_store(self.path)
+            except store.StoreError as exc:
+                self._fail(str(exc))
+                return None
         return self._con
 
+    def _finish_child(self) -> None:
+        if self._proc.poll() is None:
+            self.wait()
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            self._proc.wait()
+        self._reader.join()
+
     def close(self) -> None:
-        self.wait()
+        self._finish_child()
         if self._con is not None:
-            self._executor.submit(self._con.close).result()
+            self._con.close()
             self._con = None
-        self._executor.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------------- the child
+
+
+def _serve(path: str) -> int:
+    from pytest_ipfs_accel import store
+
+    con = None
+    error: str | None = None
+    for line in sys.stdin:
+        message = json.loads(line)
+        if error is None:
+            try:
+                if message["op"] == "open":
+                    con = store.open_store(path)
+                    con.execute("BEGIN")
+                    if message["replace_run"]:  # a reused --ipfs-run-id replaces that run
+                        store.delete_run(con, message["run_row"]["run_id"])
+                    store.upsert_run(con, message["run_row"])
+                    con.execute("COMMIT")
+                else:
+                    con.execute("BEGIN")
+                    for table, rows in message["tables"].items():
+                        store.insert_rows(con, table, rows)
+                    if message["run_row"] is not None:
+                        store.upsert_run(con, message["run_row"])
+                    con.execute("COMMIT")
+            except Exception as exc:  # reported to the session, which warns once
+                error = str(exc) if isinstance(exc, store.StoreError) else f"writing to {path} failed: {exc}"
+                if con is not None:
+                    try:
+                        con.execute("ROLLBACK")
+                    except Exception:  # noqa: S110 - the first error is the one worth reporting
+                        pass
+        reply = {"id": message["id"]} if error is None else {"id": message["id"], "error": error}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    if con is not None:
+        con.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv[1]))

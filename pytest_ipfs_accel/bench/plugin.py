@@ -215,13 +215,6 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     """
     options = request.config.stash[OPTIONS_KEY]
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
-    if not options.disabled:
-        # Without xdist the results database is opened by a background thread while
-        # collection runs; waiting for it here keeps that thread (and its GIL
-        # switches) out of the first benchmark's timed rounds.  A no-op on workers.
-        from pytest_ipfs_accel.plugin import get_store
-
-        get_store(request.config)
     backend, torch_device, device_name = _device(hw)
     bench = IpfsBench(
         name=request.node.name,
