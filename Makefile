@@ -26,7 +26,7 @@ venv: $(STAMP)
 # backend into the embedded DuckDB store, and show the run.
 demo: $(STAMP)
 	$(BIN)/ipfs-accel generate $(DEMO_MODELS) --test-type basic --out $(DEMO_DIR) --force
-	$(BIN)/python -m pytest $(DEMO_DIR) -q -n 2 -p no:cacheprovider --ipfs-hw=all \
+	$(BIN)/python -m pytest $(DEMO_DIR) -q -rfE -n 2 -p no:cacheprovider --ipfs-hw=all \
 		--ipfs-db=.ipfs_accel/results.duckdb --ipfs-run-id=$$(date -u +demo-%Y%m%dT%H%M%S-$$$$) ; \
 		status=$$?; $(BIN)/ipfs-accel report --db .ipfs_accel/results.duckdb; exit $$status
 
