@@ -139,6 +139,8 @@ class ResultCollector:
             self.store_error = str(exc)
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
+                if reporter._tw.width_of_current_line:  # mid-way through a line of progress dots
+                    reporter._tw.line()
                 reporter.write_line(f"ipfs-accel: WARNING: results are not recorded: {exc}", yellow=True, bold=True)
         writer, self._writer = self._writer, None
         if writer is not None:
