@@ -107,8 +107,6 @@ class ResultCollector:
         self._hardware_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._collected: int | None = None
         self._run_row: dict[str, Any] = {}
-        self.counts: dict[str, int] = defaultdict(int)
-        self.bench_count = 0
         self._no_terminal = False  # set at session start, once plugins are all registered
         self.events = None
         if events_target:
@@ -370,7 +368,6 @@ class ResultCollector:
         # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
         hardware = pending.hardware or payload.get("hardware")
         row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
-        self.bench_count += 1
         self._add_row("benchmark_results", row)
         for index, seconds in enumerate(samples):
             self._add_row("benchmark_samples", {"nodeid": nodeid, "round": index, "seconds": seconds})
@@ -383,7 +380,6 @@ class ResultCollector:
         row["run_id"] = self.run_id
         if table == "test_results":
             row["finished_at"] = time.time()
-            self.counts[row["outcome"]] += 1
             if self.events is not None:
                 self.events.emit({"$report_type": "TestResult", **row})
         if self._row_hook is not None:
