@@ -113,6 +113,17 @@ def fetch_dicts(con, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def fetch_samples(con, run_id: str) -> dict[str, list[float]]:
+    """The raw benchmark samples of ``run_id``: node id -> seconds per call, in round order."""
+    samples: dict[str, list[float]] = {}
+    for nodeid, seconds in con.execute(
+        "SELECT nodeid, seconds FROM benchmark_samples WHERE run_id = ? ORDER BY nodeid, round",
+        [run_id],
+    ).fetchall():
+        samples.setdefault(nodeid, []).append(seconds)
+    return samples
+
+
 def resolve_run_id(con, ref: str | None) -> str:
     """Turn ``None``/``latest``/``previous``/a run id (or unique prefix) into a run id."""
     if ref in (None, "latest", "previous"):

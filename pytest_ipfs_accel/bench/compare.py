@@ -204,7 +204,7 @@ def regressions(comparisons: Iterable[CaseComparison]) -> list[CaseComparison]:
 
 def load_cases(con, run_id: str) -> dict[str, CaseData]:
     """The benchmark cases of ``run_id`` with their raw samples, keyed by node id."""
-    from pytest_ipfs_accel.store import fetch_dicts
+    from pytest_ipfs_accel.store import fetch_dicts, fetch_samples
 
     rows = fetch_dicts(
         con,
@@ -212,12 +212,7 @@ def load_cases(con, run_id: str) -> dict[str, CaseData]:
         "FROM benchmark_results WHERE run_id = ?",
         [run_id],
     )
-    samples: dict[str, list[float]] = {}
-    for nodeid, seconds in con.execute(
-        "SELECT nodeid, seconds FROM benchmark_samples WHERE run_id = ? ORDER BY nodeid, round",
-        [run_id],
-    ).fetchall():
-        samples.setdefault(nodeid, []).append(seconds)
+    samples = fetch_samples(con, run_id)
     return {row["nodeid"]: CaseData.from_row(row, samples.get(row["nodeid"], ())) for row in rows}
 
 

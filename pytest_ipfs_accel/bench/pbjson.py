@@ -152,7 +152,7 @@ def write(doc: Mapping[str, Any], path: str | Path) -> None:
 
 def from_run(con, run_id: str) -> dict[str, Any]:
     """The pytest-benchmark document of a recorded run."""
-    from pytest_ipfs_accel.store import fetch_dicts
+    from pytest_ipfs_accel.store import fetch_dicts, fetch_samples
 
     # epoch seconds rather than TIMESTAMPTZ: fetching that needs pytz in the Python client
     runs = fetch_dicts(
@@ -163,12 +163,7 @@ def from_run(con, run_id: str) -> dict[str, Any]:
     )
     run = runs[0] if runs else {}
     rows = fetch_dicts(con, "SELECT * FROM benchmark_results WHERE run_id = ? ORDER BY nodeid", [run_id])  # no timestamps
-    samples: dict[str, list[float]] = {}
-    for nodeid, seconds in con.execute(
-        "SELECT nodeid, seconds FROM benchmark_samples WHERE run_id = ? ORDER BY nodeid, round",
-        [run_id],
-    ).fetchall():
-        samples.setdefault(nodeid, []).append(seconds)
+    samples = fetch_samples(con, run_id)
     entries = [benchmark_entry(row, samples.get(row["nodeid"], ())) for row in rows]
     hardware = run.get("hardware")
     try:
