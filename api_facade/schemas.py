@@ -86,11 +86,9 @@ class TestRunRequest(Request):
     timeout_s: float | None = Field(None, gt=0, description="end the run after this many seconds")
 
 
-class BenchmarkRunRequest(Request):
-    """Benchmark models: generated benchmark tests run with these shapes."""
+class BenchmarkShape(Request):
+    """The benchmark sweep and budget a benchmark or workflow request asks for."""
 
-    models: list[str] = Field(min_length=1, max_length=20)
-    hardware: list[str] = Field(default_factory=list, max_length=len(BACKENDS))
     batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=16)
     seq_lens: list[int] = Field(default_factory=lambda: [16], min_length=1, max_length=16)
     dtype: Dtype = "float32"
@@ -99,6 +97,13 @@ class BenchmarkRunRequest(Request):
     min_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-min-rounds")
     max_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-max-rounds")
     timeout_s: float | None = Field(None, gt=0)
+
+
+class BenchmarkRunRequest(BenchmarkShape):
+    """Benchmark models: generated benchmark tests run with these shapes."""
+
+    models: list[str] = Field(min_length=1, max_length=20)
+    hardware: list[str] = Field(default_factory=list, max_length=len(BACKENDS))
 
 
 class GenerateRequest(Request):
@@ -115,20 +120,12 @@ class GenerateBatchRequest(Request):
     force: bool = False
 
 
-class WorkflowRequest(Request):
+class WorkflowRequest(BenchmarkShape):
     """Generate tests for a model, run them, then benchmark it: one status, one event stream."""
 
     model: str = Field(pattern=MODEL_PATTERN, max_length=200)
     hardware: list[str] = Field(default_factory=list, max_length=len(BACKENDS))
     test_type: Literal["basic", "comprehensive"] = "basic"
-    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=16)
-    seq_lens: list[int] = Field(default_factory=lambda: [16], min_length=1, max_length=16)
-    dtype: Dtype = "float32"
-    max_time_s: float | None = Field(None, gt=0, le=600,
-                                     description="time budget of each case's timed rounds (--ipfs-bench-max-time)")
-    min_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-min-rounds")
-    max_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-max-rounds")
-    timeout_s: float | None = Field(None, gt=0)
 
 
 # ---------------------------------------------------------------- responses
