@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -57,6 +58,27 @@ def _props_extra(props: Any) -> dict[str, Any]:
         if value is not None:
             extra[key] = value if isinstance(value, (int, float, str, bool)) else str(value)
     return extra
+
+_NO_DEVICES = "torch.cuda.is_available() is True but torch.cuda.device_count() is 0"
+
+
+def _torch_cuda_devices(
+    torch: Any, driver: str | None, runtime: dict[str, Any], capability: Callable[[Any], str | None]
+) -> list[Device]:
+    """The devices behind ``torch.cuda`` (NVIDIA on a CUDA build, AMD on a ROCm build)."""
+    devices = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        devices.append(Device(
+            name=props.name,
+            index=index,
+            memory_bytes=int(props.total_memory),
+            driver=driver,
+            capability=capability(props),
+            extra={**_props_extra(props), **runtime},
+        ))
+    return devices
+
 
 
 # --------------------------------------------------------------------------- cpu
@@ -139,22 +161,12 @@ def detect_cuda() -> Hardware:
             )
         return Hardware("cuda", False, why + _hidden_by_env("CUDA_VISIBLE_DEVICES"),
                         runtime=runtime)
-    devices = []
-    for index in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(index)
-        extra = _props_extra(props)
-        extra["cuda_runtime"] = torch.version.cuda
-        devices.append(Device(
-            name=props.name,
-            index=index,
-            memory_bytes=int(props.total_memory),
-            driver=driver,
-            capability=f"{props.major}.{props.minor}",
-            extra=extra,
-        ))
+    devices = _torch_cuda_devices(
+        torch, driver, {"cuda_runtime": torch.version.cuda},
+        lambda props: f"{props.major}.{props.minor}",
+    )
     if not devices:  # is_available() and device_count() disagree: say so rather than guess
-        return Hardware("cuda", False, "torch.cuda.is_available() is True but torch.cuda.device_count() is 0",
-                        runtime=runtime)
+        return Hardware("cuda", False, _NO_DEVICES, runtime=runtime)
     reason = f"{_plural(len(devices), 'NVIDIA GPU')} visible to {runtime}"
     return Hardware("cuda", True, reason, tuple(devices), "cuda:0", runtime)
 
@@ -185,22 +197,12 @@ def detect_rocm() -> Hardware:
                    f"visible, or it is not supported by HIP {hip}")
         hint = _hidden_by_env("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")
         return Hardware("rocm", False, why + hint, runtime=runtime)
-    devices = []
-    for index in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(index)
-        extra = _props_extra(props)
-        extra["hip_runtime"] = hip
-        devices.append(Device(
-            name=props.name,
-            index=index,
-            memory_bytes=int(props.total_memory),
-            driver=driver,
-            capability=getattr(props, "gcnArchName", None) or None,  # e.g. "gfx90a:sramecc+:xnack-"
-            extra=extra,
-        ))
+    devices = _torch_cuda_devices(
+        torch, driver, {"hip_runtime": hip},
+        lambda props: getattr(props, "gcnArchName", None) or None,  # e.g. "gfx90a:sramecc+:xnack-"
+    )
     if not devices:  # is_available() and device_count() disagree: say so rather than guess
-        return Hardware("rocm", False, "torch.cuda.is_available() is True but torch.cuda.device_count() is 0",
-                        runtime=runtime)
+        return Hardware("rocm", False, _NO_DEVICES, runtime=runtime)
     reason = f"{_plural(len(devices), 'AMD GPU')} visible to {runtime}"
     return Hardware("rocm", True, reason, tuple(devices), "cuda:0", runtime)
 
