@@ -184,15 +184,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     selection = get_selection(config)
     names = list(selection.names)
-    marker_names = _hardware_marker_backends(metafunc.definition, get_registry(config))
+    definition = metafunc.definition
+    marker_names = _allowed_backends(definition, list(definition.iter_markers("hardware")), get_registry(config))
     if marker_names is not None:
         names = [n for n in names if n in marker_names]
     params = [pytest.param(n, id=n, marks=[getattr(pytest.mark, n)]) for n in names]
     metafunc.parametrize("ipfs_hw", params, indirect=True)
 
 
-def _hardware_marker_backends(node: pytest.Item, registry: Registry) -> set[str] | None:
-    marks = list(node.iter_markers("hardware"))
+def _allowed_backends(node: pytest.Item, marks: list[pytest.Mark], registry: Registry) -> set[str] | None:
+    """The backends ``@pytest.mark.hardware(...)`` marks allow (None: no such mark)."""
     if not marks:
         return None
     allowed: set[str] | None = None
@@ -224,14 +225,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     registry = get_registry(config)
     gated: list[tuple[pytest.Item, set[str]]] = []
     for item in items:
+        # one walk over the item's marks (closest first) for both marks this plugin reads
+        hardware_marks: list[pytest.Mark] = []
+        model: pytest.Mark | None = None
+        for mark in item.iter_markers():
+            if mark.name == "hardware":
+                hardware_marks.append(mark)
+            elif mark.name == "ipfs_model" and model is None:
+                model = mark
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "ipfs_hw" in callspec.params:
             item.user_properties.append((PROP_HARDWARE, callspec.params["ipfs_hw"]))
         else:
-            wanted = _hardware_marker_backends(item, registry)
+            wanted = _allowed_backends(item, hardware_marks, registry)
             if wanted is not None:
                 gated.append((item, wanted))
-        model = item.get_closest_marker("ipfs_model")
         if model is not None and model.args:
             item.user_properties.append((PROP_MODEL, str(model.args[0])))
     # a test marked hardware(...) that does not take ipfs_hw runs only where one of

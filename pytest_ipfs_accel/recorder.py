@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_ipfs_accel import metadata
+from pytest_ipfs_accel.bench.plugin import SESSION_KEY as BENCH_SESSION_KEY
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
 from pytest_ipfs_accel.plugin import get_registry, get_selection
 from pytest_ipfs_accel.writer import StoreWriter
@@ -108,6 +109,7 @@ class ResultCollector:
         self._collected: int | None = None
         self._run_row: dict[str, Any] = {}
         self._no_terminal = False  # set at session start, once plugins are all registered
+        self._from_workers = False
         self.events = None
         if events_target:
             from pytest_ipfs_accel.events import EventWriter
@@ -150,6 +152,8 @@ class ResultCollector:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         config = self.config
         self._no_terminal = config.pluginmanager.get_plugin("terminalreporter") is None
+        # the xdist controller: reports come from workers and name the worker they ran on
+        self._from_workers = config.pluginmanager.get_plugin("dsession") is not None
         self._find_row_hook()
         self._run_row = {
             "run_id": self.run_id,
@@ -204,21 +208,35 @@ class ResultCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # trylast: the terminal reporter has asked pytest_report_teststatus by now, which
         # is where pytest turns a passing test with failed subtests into a failure
-        when = report.when
         if self.events is not None:
             self.events.report(report)
-        pending = self._pending.get(report.nodeid)
+        nodeid = report.nodeid
+        when = report.when
+        pending = self._pending.get(nodeid)
         if pending is None:
-            pending = self._pending[report.nodeid] = _Pending()
+            pending = self._pending[nodeid] = _Pending()
             if report.user_properties:
                 props = _props(report)
                 pending.hardware = props.get(PROP_HARDWARE)
                 pending.model = props.get(PROP_MODEL)
-            pending.worker_id = _worker_id(report)
-        elif when == "teardown" and report.passed:  # the common case, kept cheap
-            pending.duration_s += report.duration or 0.0
-            self._finish(report.nodeid)
-            return
+            if self._from_workers:
+                pending.worker_id = _worker_id(report)
+        if report.outcome == "passed" and when != "???":
+            # the common cases, kept cheap: a passing setup, call or teardown
+            if when == "teardown":
+                pending.duration_s += report.duration or 0.0
+                self._finish(nodeid)
+                return
+            if (
+                type(report) is pytest.TestReport
+                and not report.user_properties
+                and not hasattr(report, "wasxfail")
+                and not (when == "call" and self._no_terminal)  # teststatus may still fail it
+            ):
+                pending.duration_s += report.duration or 0.0
+                if when == "call":
+                    pending.when = "call"
+                return
         if when == "call":
             if self._no_terminal:
                 self.config.hook.pytest_report_teststatus(report=report, config=self.config)
@@ -228,11 +246,11 @@ class ResultCollector:
             if report.user_properties:
                 bench = _props(report).get(PROP_BENCH)
                 if bench is not None:
-                    self._bench_rows(report.nodeid, pending, bench)
+                    self._bench_rows(nodeid, pending, bench)
         pending.duration_s += report.duration or 0.0
         self._fold(report, pending)
         if when == "teardown" or when == "???":  # "???": xdist lost the worker running it
-            self._finish(report.nodeid)
+            self._finish(nodeid)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -360,13 +378,16 @@ class ResultCollector:
         self._maybe_flush()
 
     def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
+        # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
+        hardware = pending.hardware or bench.get("hardware")
+        bench_session = self.config.stash.get(BENCH_SESSION_KEY, None)
+        if bench_session is not None:  # summary table, --ipfs-bench-json, --ipfs-compare
+            bench_session.add_result({**bench, "nodeid": nodeid, "model": pending.model, "hardware": hardware})
         payload = dict(bench)
         samples = payload.pop("samples", None) or []
         extra = payload.get("extra_info")
         if extra is not None and not isinstance(extra, str):
             payload["extra_info"] = json.dumps(extra, default=str)
-        # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
-        hardware = pending.hardware or payload.get("hardware")
         row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
         self._add_row("benchmark_results", row)
         for index, seconds in enumerate(samples):
@@ -401,6 +422,7 @@ class ResultCollector:
         buffered, self._buffer = self._buffer, defaultdict(list)
         self._writer.write(dict(buffered), dict(self._run_row) if final else None)
         if final:
+            self._writer.end_input()
             self._writer.wait()
             self._flushed_final = True
             self._check_writer()

@@ -1,8 +1,9 @@
 """The controller's view of a session's benchmarks: summary table, JSON file, regression gate.
 
 Registered only where the session's output is owned (never on an xdist
-worker).  It reads results from the call reports, so ``-n 0`` and ``-n N``
-take the same path.
+worker).  The recorder hands it each benchmark payload it folds from a call
+report (:meth:`BenchSession.add_result`), so ``-n 0`` and ``-n N`` take the
+same path and the reports are read in one place.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
-from pytest_ipfs_accel.bench.fixture import USER_PROPERTY
-from pytest_ipfs_accel.options import PROP_HARDWARE, PROP_MODEL
 
 
 @dataclass
@@ -37,21 +35,13 @@ class BenchSession:
         self.gate: GateOutcome | None = None
         self.json_error: str | None = None
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
-        props = dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
-        payload = props.get(USER_PROPERTY)
-        if not isinstance(payload, dict):
-            return
-        self.results.append(
-            {
-                **payload,
-                "nodeid": report.nodeid,
-                "model": props.get(PROP_MODEL),
-                "hardware": props.get(PROP_HARDWARE) or payload.get("hardware"),
-            }
-        )
+    def add_result(self, result: dict[str, Any]) -> None:
+        """One benchmark case of this session (its payload with nodeid, model and hardware).
+
+        Called by the recorder, the one reader of the call reports, when it folds a
+        report that carries a benchmark payload.
+        """
+        self.results.append(result)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
