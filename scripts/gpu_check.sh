@@ -9,9 +9,9 @@ OUT=${OUT:-gpu-check-out}
 mkdir -p "$OUT"
 if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-    export PYTHONPATH=/tmp/site:.
+    export PYTHONPATH=/tmp/site:$PWD
 else
-    export PYTHONPATH=.
+    export PYTHONPATH=$PWD
 fi
 # load the plugin by module name only where it is not installed (entry point ipfs_accel)
 if python3 -c "import sys, importlib.metadata as m; sys.exit(any(e.name == 'ipfs_accel' for e in m.entry_points(group='pytest11')))"; then
@@ -38,11 +38,11 @@ python3 -m pytest_ipfs_accel generate bert gpt2 t5 vit whisper clip --test-type 
 python3 -m pytest_ipfs_accel generate bert gpt2 --test-type benchmark --out "$G/bench" --force
 
 step "basic + comprehensive on cpu,cuda with -n 4"
-timeout 240 python3 -m pytest "$G/basic" "$G/comprehensive" -q -n 4 --ipfs-hw=cpu,cuda --ipfs-db="$DB" \
+timeout 200 python3 -m pytest "$G/basic" "$G/comprehensive" -q -n 6 --ipfs-hw=cpu,cuda --ipfs-db="$DB" \
     --ipfs-run-id=gpu-correctness -rfE 2>&1 | tail -40
 
 step "generated benchmarks on cuda with -n 2 (benchmarks share the GPU: serialized)"
-timeout 240 python3 -m pytest "$G/bench" -q -n 2 --ipfs-hw=cuda --ipfs-db="$DB" --ipfs-run-id=gpu-bench \
+timeout 150 python3 -m pytest "$G/bench" -q -n 2 --ipfs-hw=cuda --ipfs-db="$DB" --ipfs-run-id=gpu-bench \
     --ipfs-bench-max-time=0.3 -rfE 2>&1 | tail -45
 
 step "report"
@@ -51,4 +51,7 @@ python3 -m pytest_ipfs_accel report --db "$DB" --run gpu-correctness --matrix
 python3 -m pytest_ipfs_accel report --db "$DB" --run gpu-bench
 
 step "ipfs_bench vs independent CUDA events (tiny BERT forward)"
-PYTEST_ADDOPTS="-p no:cacheprovider" timeout 180 python3 benchmarks/bench_cuda.py --json "$OUT/bench_cuda.json" 2>&1 | tail -30
+PYTEST_ADDOPTS="-p no:cacheprovider" timeout 100 python3 benchmarks/bench_cuda.py --json "$OUT/bench_cuda.json" 2>&1 | tail -20
+
+step "recording overhead on this machine's CPUs (10,000 trivial tests, paired runs)"
+PYTEST_ADDOPTS="-p no:cacheprovider" timeout "${OVERHEAD_TIMEOUT:-120}" python3 benchmarks/recording_overhead.py --pairs "${OVERHEAD_PAIRS:-9}" 2>&1 | tail -12
