@@ -37,7 +37,7 @@ python3 -m pytest_ipfs_accel generate bert gpt2 t5 vit whisper clip --test-type 
 python3 -m pytest_ipfs_accel generate bert gpt2 t5 vit whisper clip --test-type comprehensive --out "$G/comprehensive" --force
 python3 -m pytest_ipfs_accel generate bert gpt2 --test-type benchmark --out "$G/bench" --force
 
-step "basic + comprehensive on cpu,cuda with -n 4"
+step "basic + comprehensive on cpu,cuda with -n 6"
 timeout 200 python3 -m pytest "$G/basic" "$G/comprehensive" -q -n 6 --ipfs-hw=cpu,cuda --ipfs-db="$DB" \
     --ipfs-run-id=gpu-correctness -rfE 2>&1 | tail -40
 
