@@ -84,9 +84,11 @@ def main() -> None:
         overhead = statistics.median(ratios) - 1
         cpu_overhead = statistics.median(cpu_ratios) - 1
         low, high, level = median_interval(ratios)
+        interval = (f"{level * 100:.0f}% CI of the median {(low - 1) * 100:+.1f}%..{(high - 1) * 100:+.1f}%"
+                    if level >= 0.9 else "too few pairs for a confidence interval")
         print(f"median overhead of recording {args.tests} tests: {overhead * 100:+.1f}% wall "
-              f"(ratio {1 + overhead:.3f}; {level * 100:.0f}% CI of the median {(low - 1) * 100:+.1f}%.."
-              f"{(high - 1) * 100:+.1f}%), {cpu_overhead * 100:+.1f}% CPU time (pytest and the writer together)")
+              f"(ratio {1 + overhead:.3f}; {interval}), {cpu_overhead * 100:+.1f}% CPU time "
+              "(pytest and the writer together)")
 
 
 def median_interval(values: list[float]) -> tuple[float, float, float]:
