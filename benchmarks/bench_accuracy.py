@@ -5,14 +5,15 @@ Prints:
 1. the same CPU callable timed by ``ipfs_bench`` and by pytest-benchmark's
    ``benchmark`` in one pytest run (interleaved pairs), and the ratio of medians;
 2. an empty callable's median time per call under ``ipfs_bench``;
-3. the gate: a baseline run, then N identical reruns each gated against it
-   with ``--ipfs-compare`` (how many are flagged), then a run with the callable
-   made 20% slower (whether it is flagged);
+3. the gate: K baseline runs, then N identical reruns each gated with
+   ``--ipfs-compare=latest:K`` (the K latest runs pooled; with K=1, against the
+   one baseline run): how many are flagged and how many were re-measured to
+   confirm; then a run with the callable made 20% slower (whether it is flagged);
 4. optionally (``--xdist``): the benchmark cases and sample counts recorded by
    ``-n 0`` and ``-n 2``.
 
 Every figure comes from pytest subprocesses writing a scratch DuckDB file.
-Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--max-time 1.0] [--xdist]
+Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--baseline-runs 5] [--max-time 1.0] [--xdist]
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def medians(db: Path, run_id: str) -> dict[str, tuple[float, str, int, float]]:
     return {nodeid: (median, source, rounds, low) for nodeid, median, source, rounds, low in rows}
 
 
+def confirmations(db: Path, run_id: str, nodeid: str) -> list[float] | None:
+    """The medians of a case's confirmation re-measurements (None: it was measured once)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT extra_info FROM benchmark_results WHERE run_id = ? AND nodeid = ?", [run_id, nodeid]
+        ).fetchone()
+    finally:
+        con.close()
+    confirm = json.loads(row[0] or "{}").get("ipfs_bench", {}).get("confirm") if row else None
+    return confirm["medians_s"] if confirm else None
+
+
 def accuracy(folder: Path, db: Path, max_time: float) -> None:
     run_pytest(
         folder, db, "test_suite.py::test_accuracy", "test_suite.py::test_empty",
@@ -131,31 +145,43 @@ def accuracy(folder: Path, db: Path, max_time: float) -> None:
           f"{'under' if empty[0] < 1e-6 else 'NOT under'} 1 us")
 
 
-def gate(folder: Path, db: Path, reruns: int, max_time: float, threshold: float) -> None:
+def gate(folder: Path, db: Path, reruns: int, max_time: float, threshold: float, baseline_runs: int) -> None:
     common = ["test_suite.py::test_gate", f"--ipfs-bench-max-time={max_time}"]
-    run_pytest(folder, db, *common)
-    base = latest_run(db)
-    flagged = 0
-    changes, min_changes = [], []
+    first_runs = []
+    for _ in range(baseline_runs):
+        run_pytest(folder, db, *common)
+        first_runs.append(latest_run(db))
+    # one run: every rerun is gated against it; K runs: each against the K latest runs, pooled
+    base = first_runs[0] if baseline_runs == 1 else f"latest:{baseline_runs}"
     case = "test_suite.py::test_gate"
-    base_row = medians(db, base)[case]
+    reference = statistics.median(medians(db, run)[case][0] for run in first_runs)
+    flagged = 0
+    remeasured: list[str] = []
+    changes = []
     for _ in range(reruns):
         proc = run_pytest(folder, db, *common, f"--ipfs-compare={base}", f"--ipfs-compare-fail={threshold}")
-        head_row = medians(db, latest_run(db))[case]
-        changes.append(head_row[0] / base_row[0] - 1)
-        min_changes.append(head_row[3] / base_row[3] - 1)
+        head = latest_run(db)
+        changes.append(medians(db, head)[case][0] / reference - 1)
+        again = confirmations(db, head, case)
+        if again:
+            remeasured.append("/".join(f"{m / reference - 1:+.0%}" for m in again))
         if proc.returncode == 1:
             flagged += 1
-    print(f"3. gate (threshold {threshold:g}%, alpha 0.01), baseline run {base}:")
+    print(f"3. gate (threshold {threshold:g}%, alpha 0.01), baseline {base}"
+          + (f" after {baseline_runs} baseline runs" if baseline_runs > 1 else "") + ":")
     print(f"   {reruns} identical reruns: {flagged} flagged as regression "
-          f"(median change {min(changes) * 100:+.1f}% .. {max(changes) * 100:+.1f}%, "
-          f"min change {min(min_changes) * 100:+.1f}% .. {max(min_changes) * 100:+.1f}%)")
+          f"(median change against the first runs' median {min(changes) * 100:+.1f}% .. {max(changes) * 100:+.1f}%)")
+    print(f"   {len(remeasured)} of them re-measured to confirm (median changes of each measurement: "
+          f"{', '.join(remeasured) or '-'})")
     proc = run_pytest(folder, db, *common, f"--ipfs-compare={base}", f"--ipfs-compare-fail={threshold}",
                       env={"BENCH_SLOWDOWN": "1.2"})
     head = latest_run(db)
-    change = medians(db, head)["test_suite.py::test_gate"][0] / medians(db, base)["test_suite.py::test_gate"][0] - 1
+    change = medians(db, head)[case][0] / reference - 1
+    again = confirmations(db, head, case)
     print(f"   injected 20% more work: median change {change * 100:+.1f}%, pytest exit {proc.returncode} -> "
-          f"{'flagged' if proc.returncode == 1 else 'NOT flagged'}")
+          f"{'flagged' if proc.returncode == 1 else 'NOT flagged'}"
+          + (f" (measured {len(again)} times: " + "/".join(f"{m / reference - 1:+.0%}" for m in again) + ")"
+             if again else ""))
     table = [line for line in proc.stdout.splitlines() if "test_gate" in line and "%" in line]
     if table:
         print("   gate table row: " + table[-1].strip())
@@ -186,6 +212,9 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=20)
     parser.add_argument("--max-time", type=float, default=1.0, help="--ipfs-bench-max-time for every run (the plugin default)")
     parser.add_argument("--threshold", type=float, default=10.0, help="--ipfs-compare-fail")
+    parser.add_argument("--baseline-runs", type=int, default=5,
+                        help="K runs before the reruns; K > 1 gates each rerun against latest:K (pooled), "
+                        "1 against that first run")
     parser.add_argument("--xdist", action="store_true", help="also compare -n 0 with -n 2")
     parser.add_argument("--skip-gate", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -202,7 +231,7 @@ def main() -> None:
         if not args.skip_accuracy:
             accuracy(folder, db, args.max_time)
         if not args.skip_gate:
-            gate(folder, db, args.reruns, args.max_time, args.threshold)
+            gate(folder, db, args.reruns, args.max_time, args.threshold, args.baseline_runs)
         if args.xdist:
             xdist(folder, db, args.max_time)
         print(json.dumps({"load_average_end": os.getloadavg()[0]}))

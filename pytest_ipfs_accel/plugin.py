@@ -148,14 +148,15 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # an xdist worker: its reports carry everything to the controller
     from pytest_ipfs_accel.recorder import ResultCollector
 
-    db = None if option_value(config, "ipfs_no_db") else _db_path(config)
+    db = None if option_value(config, "ipfs_no_db") else db_path(config)
     events = option_value(config, "ipfs_events")
     collector = ResultCollector(config, db_path=db, events_target=events)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "ipfs_accel.collector")
 
 
-def _db_path(config: pytest.Config) -> Path:
+def db_path(config: pytest.Config) -> Path:
+    """Where this session records: --ipfs-db, the ipfs_db ini key, or the default under the rootdir."""
     value = option_value(config, "ipfs_db")
     if value is None:
         return config.rootpath / DEFAULT_DB

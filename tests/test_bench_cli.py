@@ -70,10 +70,39 @@ def test_compare_exits_1_on_a_significant_regression_and_0_otherwise(db: Path) -
     assert reverse.returncode == 0 and "improvement" in reverse.stdout
 
 
+def test_compare_pools_the_latest_runs_into_one_baseline(db: Path) -> None:
+    # latest:1 is the latest run with benchmarks other than HEAD: run-a here
+    one = _cli("compare", "latest:1", "run-b", "--db", str(db), "--format", "json")
+    assert one.returncode == 1 and json.loads(one.stdout)["base"] == "run-a"
+    # with HEAD = run-a, latest:5 finds run-b alone (run-empty has no benchmarks)
+    alone = _cli("compare", "latest:5", "run-a", "--db", str(db), "--format", "json")
+    assert json.loads(alone.stdout)["base"] == "run-b"
+
+
+def test_pooled_baseline_takes_the_median_of_each_runs_figures(tmp_path: Path) -> None:
+    from pytest_ipfs_accel.bench import compare
+
+    con = store.open_store(tmp_path / "p.duckdb")
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for i, center in enumerate((1e-3, 1.02e-3, 1.9e-3)):  # the third run was in a slow spell
+        _write_run(con, f"r{i}", t0 + timedelta(minutes=i), {"t.py::x": center}, seed=i)
+    _write_run(con, "head", t0 + timedelta(minutes=9), {"t.py::x": 1.01e-3}, seed=9)
+    ids = compare.resolve_baseline(con, "latest:3", exclude="head")
+    assert ids == ["r2", "r1", "r0"]
+    pooled = compare.load_baseline(con, ids)["t.py::x"]
+    assert pooled.median_s == pytest.approx(1.02e-3, rel=0.02)  # not dragged up by the slow run
+    assert len(pooled.samples) == 600
+    assert compare.baseline_label("latest:3", ids) == "latest:3 (3 runs pooled: r0 .. r2)"
+    with pytest.raises(store.StoreError, match="expected latest:N with N from 1 to 100"):
+        compare.resolve_baseline(con, "latest:0", exclude=None)
+    con.close()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("compare", "run-a", "nope"), "no run with id 'nope'"),
+        (("compare", "latest:x", "run-a"), "expected latest:N with N from 1 to 100"),
         (("compare", "run-a", "run-a"), "BASE and HEAD are the same run"),
         (("compare", "run-a", "run-b", "--fail-threshold", "-3"), "expected a percentage >= 0"),
         (("export", "--run", "run-empty", "-o", "x.json"), "run run-empty has no benchmark results"),

@@ -178,6 +178,12 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
     ])
     runs = _rows(db, "SELECT status, exit_status FROM runs ORDER BY started_at")
     assert runs[-1] == {"status": "failed", "exit_status": 1}
+    # slower code stays slower when measured again: 1 + 2 measurements, all beyond the threshold
+    extra = _rows(db, "SELECT extra_info FROM benchmark_results WHERE nodeid = 'test_gate.py::test_work' "
+                      "ORDER BY rowid DESC LIMIT 1")[0]["extra_info"]
+    confirm = json.loads(extra)["ipfs_bench"]["confirm"]
+    assert len(confirm["medians_s"]) == 3 and confirm["threshold_pct"] == 10
+    assert all(m > confirm["baseline_median_s"] * 1.1 for m in confirm["medians_s"])
 
     # the same slowdown under a threshold it does not exceed passes
     ok = pytester.runpytest(*args, f"--ipfs-compare={base}", "--ipfs-compare-fail=1000")
@@ -186,6 +192,53 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
     missing = pytester.runpytest(*args, "--ipfs-compare=nosuchrun")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stdout.fnmatch_lines(["*--ipfs-compare=nosuchrun: no run with id 'nosuchrun'*"])
+
+
+SPELL = """
+import time
+
+CALLS = [0]
+
+def call():
+    # the first 40 calls fall in a "slow spell" of the machine: ten times slower
+    CALLS[0] += 1
+    time.sleep(0.002 if CALLS[0] <= 40 and SLOW_SPELL else 0.0002)
+
+SLOW_SPELL = False
+
+def test_spell(ipfs_bench):
+    ipfs_bench(call)
+"""
+
+
+def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytester: pytest.Pytester) -> None:
+    db = pytester.path / "r.duckdb"
+    args = (f"--ipfs-db={db}", "--ipfs-bench-max-time=0.05", "--ipfs-bench-warmup=1", "-p", "no:cacheprovider")
+    pytester.makepyfile(test_spell=SPELL)
+    for _ in range(2):
+        assert pytester.runpytest(*args).ret == pytest.ExitCode.OK
+    pytester.makepyfile(test_spell=SPELL.replace("SLOW_SPELL = False", "SLOW_SPELL = True"))
+
+    # pooled baseline of the two runs; the first measurement is all in the spell, the second is not
+    spell = pytester.runpytest(*args, "--ipfs-compare=latest:2", "--ipfs-compare-fail=50")
+    assert spell.ret == pytest.ExitCode.OK, spell.stdout.str()
+    spell.stdout.fnmatch_lines(["latest:2 (2 runs pooled: * .. *) -> *", "*no significant regression beyond 50%*"])
+    rows = _rows(db, "SELECT median_s, extra_info FROM benchmark_results ORDER BY rowid")
+    confirm = json.loads(rows[-1]["extra_info"])["ipfs_bench"]["confirm"]
+    first, again = confirm["medians_s"]
+    assert first > 5 * again and confirm["kept"] == 1
+    assert rows[-1]["median_s"] == again  # the kept measurement is the one recorded
+
+    # --ipfs-compare-confirm=0: the spell is judged as it was measured
+    off = pytester.runpytest(*args, "--ipfs-compare=latest:2", "--ipfs-compare-fail=50", "--ipfs-compare-confirm=0")
+    assert off.ret == pytest.ExitCode.TESTS_FAILED
+    assert "confirm" not in json.loads(_rows(db, "SELECT extra_info FROM benchmark_results ORDER BY rowid")[-1]
+                                       ["extra_info"])["ipfs_bench"]
+    bad = pytester.runpytest(*args, "--ipfs-compare=latest:0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stdout.fnmatch_lines(["*expected latest:N with N from 1 to 100*"])
+    negative = pytester.runpytest(*args, "--ipfs-compare=latest", "--ipfs-compare-confirm=-1")
+    negative.stderr.fnmatch_lines(["*--ipfs-compare-confirm=-1: expected a count >= 0*"])
 
 
 def _cuda_usable() -> bool:

@@ -216,24 +216,94 @@ def load_cases(con, run_id: str) -> dict[str, CaseData]:
     return {row["nodeid"]: CaseData.from_row(row, samples.get(row["nodeid"], ())) for row in rows}
 
 
-def resolve_baseline(con, ref: str, exclude: str | None) -> str | None:
-    """The run id ``ref`` names for the in-pytest gate.
+POOL_PREFIX = "latest:"
+POOL_MAX = 100
+
+
+def pool_size(ref: str) -> int | None:
+    """N for ``latest:N`` (the N latest runs with benchmarks, pooled), None for any other ref.
+
+    Raises :class:`~pytest_ipfs_accel.store.StoreError` for a malformed ``latest:...``.
+    """
+    if not ref.startswith(POOL_PREFIX):
+        return None
+    text = ref[len(POOL_PREFIX):]
+    if not text.isdigit() or not 1 <= int(text) <= POOL_MAX:
+        from pytest_ipfs_accel.store import StoreError
+
+        raise StoreError(
+            f"{ref!r}: expected latest:N with N from 1 to {POOL_MAX} "
+            "(the N latest runs with benchmarks, pooled into one baseline)"
+        )
+    return int(text)
+
+
+def _runs_with_benchmarks(con, exclude: str | None, limit: int, offset: int = 0) -> list[str]:
+    rows = con.execute(
+        "SELECT r.run_id FROM runs r WHERE r.run_id IS DISTINCT FROM ? "
+        "AND EXISTS (SELECT 1 FROM benchmark_results b WHERE b.run_id = r.run_id) "
+        "ORDER BY r.started_at DESC NULLS LAST LIMIT ? OFFSET ?",
+        [exclude, limit, offset],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def resolve_baseline(con, ref: str, exclude: str | None) -> list[str]:
+    """The run ids ``ref`` names for a baseline (empty: none yet).
 
     ``latest``/``previous`` mean the latest/second-latest run *with benchmarks*
-    other than ``exclude`` (the running session); None when there is none yet.
-    Anything else goes through :func:`pytest_ipfs_accel.store.resolve_run_id`.
+    other than ``exclude`` (the run being judged); ``latest:N`` the N latest
+    such runs, pooled by :func:`load_baseline`.  Anything else goes through
+    :func:`pytest_ipfs_accel.store.resolve_run_id`.
     """
     from pytest_ipfs_accel.store import resolve_run_id
 
-    if ref not in ("latest", "previous"):
-        return resolve_run_id(con, ref)
-    row = con.execute(
-        "SELECT r.run_id FROM runs r WHERE r.run_id IS DISTINCT FROM ? "
-        "AND EXISTS (SELECT 1 FROM benchmark_results b WHERE b.run_id = r.run_id) "
-        "ORDER BY r.started_at DESC NULLS LAST LIMIT 1 OFFSET ?",
-        [exclude, 1 if ref == "previous" else 0],
-    ).fetchone()
-    return row[0] if row else None
+    pooled = pool_size(ref)
+    if pooled is not None:
+        return _runs_with_benchmarks(con, exclude, pooled)
+    if ref in ("latest", "previous"):
+        return _runs_with_benchmarks(con, exclude, 1, 1 if ref == "previous" else 0)
+    return [resolve_run_id(con, ref)]
+
+
+def load_baseline(con, run_ids: Sequence[str]) -> dict[str, CaseData]:
+    """The baseline cases of one run, or of several runs pooled.
+
+    Pooled, a case's median, p90, minimum and throughput are the medians of the
+    runs' own figures (one slow or fast run does not move them) and its samples
+    are all the runs' samples together, for the Mann-Whitney U test.
+    """
+    if len(run_ids) == 1:
+        return load_cases(con, run_ids[0])
+    import statistics
+
+    per_run = [load_cases(con, run_id) for run_id in run_ids]
+    pooled: dict[str, CaseData] = {}
+    for nodeid in sorted({n for cases in per_run for n in cases}):
+        cases = [cases[nodeid] for cases in per_run if nodeid in cases]
+
+        def mid(values: Iterable[float | None]) -> float | None:
+            present = [v for v in values if v is not None]
+            return statistics.median(present) if present else None
+
+        first = cases[0]
+        pooled[nodeid] = CaseData(
+            nodeid=nodeid, name=first.name, model=first.model, hardware=first.hardware,
+            median_s=mid(c.median_s for c in cases),
+            p90_s=mid(c.p90_s for c in cases),
+            min_s=mid(c.min_s for c in cases),
+            throughput=mid(c.throughput for c in cases),
+            throughput_unit=first.throughput_unit,
+            samples=[x for c in cases for x in c.samples],
+        )
+    return pooled
+
+
+def baseline_label(ref: str, run_ids: Sequence[str]) -> str:
+    """How a baseline is named in tables and messages."""
+    if len(run_ids) == 1:
+        return run_ids[0]
+    return f"{ref} ({len(run_ids)} runs pooled: {run_ids[-1]} .. {run_ids[0]})"
 
 
 # ----------------------------------------------------------------------------- rendering

@@ -23,10 +23,37 @@ from pytest_ipfs_accel.options import PROP_BENCH
 
 USER_PROPERTY = PROP_BENCH
 SOURCE = "ipfs_bench"
+CONFIRM_PAUSE_MAX_S = 2.0
 
 
 class BenchmarkUsageError(Exception):
     """``ipfs_bench`` was used in a way it does not support (e.g. called twice)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Re-measure a case whose measurement looks like a regression against the gate's baseline.
+
+    A machine that is slow for a second or two (another tenant on the host, a
+    frequency change) moves a whole measurement, its minimum included, and no
+    test on the rounds of one measurement can tell that from slower code.  A
+    regression in the code is still there when the case is measured again; a
+    slow spell usually is not.  So a case whose median *and* minimum are both
+    beyond the threshold is measured again, up to ``attempts`` times, each after a
+    pause as long as the measurement before it (at most ``CONFIRM_PAUSE_MAX_S``),
+    and the fastest measurement (by median) is kept; every median is noted in
+    ``extra_info["ipfs_bench"]["confirm"]``.
+    """
+
+    baseline_median_s: float
+    baseline_min_s: float
+    threshold_pct: float
+    attempts: int
+
+    def looks_regressed(self, m: timing.Measurement) -> bool:
+        factor = 1 + self.threshold_pct / 100
+        s = summarize(m.samples)
+        return s.median_s > self.baseline_median_s * factor and s.min_s > self.baseline_min_s * factor
 
 
 @dataclass
@@ -87,6 +114,7 @@ class IpfsBench:
         device_name: str | None = None,
         disabled: bool = False,
         lock_dir: Path | None = None,
+        confirm: Confirmation | None = None,
     ) -> None:
         self.name = name
         self.extra_info: dict[str, Any] = {}
@@ -97,6 +125,7 @@ class IpfsBench:
         self.disabled = disabled
         self._user_properties = user_properties
         self._lock_dir = lock_dir
+        self._confirm = confirm
         self._case = Case()
         self._mode: str | None = None
         self._payload: dict[str, Any] | None = None
@@ -137,10 +166,13 @@ class IpfsBench:
             return fn(*args, **kwargs)
         tracker = memory_mod.tracker_for(self.torch_device)
         timer = timing.timer_for(self.torch_device)
-        with self._locked():
-            m = timing.measure(
+        def measure() -> timing.Measurement:
+            return timing.measure(
                 fn, args, kwargs, timer=timer, settings=self.settings, on_timed_start=tracker.start
             )
+
+        with self._locked():
+            m = self._confirmed(measure(), measure)
             self._memory = (tracker.peak_bytes(), tracker.method)
         self._record(m, mode="auto")
         return m.result
@@ -180,6 +212,29 @@ class IpfsBench:
         return self._payload
 
     # -- internals ----------------------------------------------------------------
+
+    def _confirmed(
+        self, first: timing.Measurement, measure: Callable[[], timing.Measurement]
+    ) -> timing.Measurement:
+        """``first``, or the fastest of it and its re-measurements (see :class:`Confirmation`)."""
+        confirm = self._confirm
+        if confirm is None or not confirm.looks_regressed(first):
+            return first
+        measurements = [first]
+        while len(measurements) <= confirm.attempts and confirm.looks_regressed(measurements[-1]):
+            # a slow spell of a shared machine lasts seconds: let some time pass, so the
+            # attempts sample the machine at different moments
+            time.sleep(min(measurements[-1].elapsed_s, CONFIRM_PAUSE_MAX_S))
+            measurements.append(measure())
+        medians = [summarize(m.samples).median_s for m in measurements]
+        kept = min(range(len(measurements)), key=medians.__getitem__)
+        self._internal["confirm"] = {
+            "baseline_median_s": confirm.baseline_median_s,
+            "threshold_pct": confirm.threshold_pct,
+            "medians_s": medians,
+            "kept": kept,
+        }
+        return measurements[kept]
 
     def _claim(self, mode: str) -> None:
         if self._mode is not None:

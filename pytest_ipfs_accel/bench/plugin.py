@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, IpfsBench
+from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, Confirmation, IpfsBench
 from pytest_ipfs_accel.bench.timing import Settings
 from pytest_ipfs_accel.options import PROP_HARDWARE, PROP_MODEL, add_option, option_value
 
@@ -36,12 +36,16 @@ class BenchOptions:
     compare_base: str | None
     compare_fail_pct: float
     compare_alpha: float
+    compare_confirm: int = 0
 
 
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
 SESSION_KEY = pytest.StashKey["BenchSession"]()
 #: the item's IpfsBench (found also when the fixture was requested dynamically)
 ITEM_BENCH_KEY = pytest.StashKey[IpfsBench]()
+#: node id -> (median_s, min_s) in the --ipfs-compare baseline, for confirmation re-measurements
+BASELINE_KEY = pytest.StashKey[dict]()
+_BASELINE_WORKERINPUT = "ipfs_accel_bench_baseline"
 
 _DEFAULTS = Settings()
 
@@ -76,6 +80,12 @@ _OPTIONS: dict[str, tuple[type, Any, str | None, str]] = {
     "--ipfs-compare-alpha": (
         float, 0.01, "P", "with --ipfs-compare: significance level of the Mann-Whitney U test",
     ),
+    "--ipfs-compare-confirm": (
+        int, 2, "N",
+        "with --ipfs-compare: measure a case up to N more times while its median and minimum "
+        "are both beyond the threshold against the baseline, and keep the fastest measurement "
+        "(a slow spell of the machine passes, slower code does not; 0: off)",
+    ),
 }
 
 
@@ -101,7 +111,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--ipfs-compare",
         "compare this session's benchmarks with run BASE of the results database "
-        "(a run id, or latest/previous: the latest/second-latest earlier run with benchmarks) "
+        "(a run id; latest/previous: the latest/second-latest earlier run with benchmarks; "
+        "latest:N: the N latest such runs pooled, which a slow or fast run cannot sway) "
         "and fail the session on a significant regression",
         metavar="BASE",
     )
@@ -140,6 +151,9 @@ def parse_options(config: pytest.Config) -> BenchOptions:
     alpha = _number(config, "--ipfs-compare-alpha")
     if not 0 < alpha < 1:
         raise pytest.UsageError(f"--ipfs-compare-alpha={alpha}: expected a probability in (0, 1)")
+    confirm = _number(config, "--ipfs-compare-confirm")
+    if confirm < 0:
+        raise pytest.UsageError(f"--ipfs-compare-confirm={confirm}: expected a count >= 0")
     json_path = option_value(config, "ipfs_bench_json")
     compare_base = option_value(config, "ipfs_compare")
     if compare_base is not None and option_value(config, "ipfs_no_db"):
@@ -153,6 +167,7 @@ def parse_options(config: pytest.Config) -> BenchOptions:
         compare_base=str(compare_base) if compare_base is not None else None,
         compare_fail_pct=float(fail_pct),
         compare_alpha=float(alpha),
+        compare_confirm=int(confirm),
     )
 
 
@@ -163,12 +178,49 @@ def pytest_configure(config: pytest.Config) -> None:
 
     interop.register_if_active(config)
     if hasattr(config, "workerinput"):
+        config.stash[BASELINE_KEY] = dict(config.workerinput.get(_BASELINE_WORKERINPUT) or {})
         return  # workers send their results with the reports; the controller reports them
+    config.stash[BASELINE_KEY] = _load_gate_baseline(config, options)
     from pytest_ipfs_accel.bench.session import BenchSession
 
     session = BenchSession(config, options)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "ipfs_accel.bench.session")
+
+
+def _load_gate_baseline(config: pytest.Config, options: BenchOptions) -> dict[str, tuple[float, float]]:
+    """Median and minimum per case of the --ipfs-compare baseline, read before the session
+    starts writing (only the confirmation re-measurements use it; the gate itself reads the
+    baseline again at the end and reports any problem with it there)."""
+    if options.compare_base is None or options.compare_confirm == 0:
+        return {}
+    import duckdb
+
+    from pytest_ipfs_accel import store
+    from pytest_ipfs_accel.bench import compare
+    from pytest_ipfs_accel.plugin import db_path
+
+    path = db_path(config)
+    if not path.exists():
+        return {}
+    try:
+        con = store.open_store(path, read_only=True)
+    except store.StoreError:
+        return {}
+    try:
+        base_ids = compare.resolve_baseline(con, options.compare_base, exclude=option_value(config, "ipfs_run_id"))
+        cases = compare.load_baseline(con, base_ids) if base_ids else {}
+    except (store.StoreError, duckdb.Error):
+        return {}
+    finally:
+        con.close()
+    return {n: (c.median_s, c.min_s) for n, c in cases.items() if c.median_s and c.min_s}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: each worker gets the baseline the controller read (workers do not open the store)."""
+    node.workerinput[_BASELINE_WORKERINPUT] = node.config.stash.get(BASELINE_KEY, {})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -222,6 +274,10 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     options = request.config.stash[OPTIONS_KEY]
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
     backend, torch_device, device_name = _device(hw)
+    baseline = request.config.stash.get(BASELINE_KEY, {}).get(request.node.nodeid)
+    confirm = None
+    if baseline is not None and options.compare_confirm > 0:
+        confirm = Confirmation(baseline[0], baseline[1], options.compare_fail_pct, options.compare_confirm)
     bench = IpfsBench(
         name=request.node.name,
         user_properties=request.node.user_properties,
@@ -230,6 +286,7 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
         torch_device=torch_device,
         device_name=device_name,
         disabled=options.disabled,
+        confirm=confirm,
     )
     request.node.stash[ITEM_BENCH_KEY] = bench
     _Finalizer.ensure_registered(request.config)

@@ -102,12 +102,12 @@ class BenchSession:
         if con is None:
             return GateOutcome(ref, run_id, error="the results database is not available, so there is no baseline")
         try:
-            base_id = compare.resolve_baseline(con, ref, exclude=run_id)
+            base_ids = compare.resolve_baseline(con, ref, exclude=run_id)
         except StoreError as exc:
             return GateOutcome(ref, run_id, error=str(exc))
-        if base_id is None:
+        if not base_ids:
             return GateOutcome(ref, run_id, note=f"no earlier run with benchmarks to compare with ({ref}); nothing gated")
-        base_cases = compare.load_cases(con, base_id)
+        base_cases = compare.load_baseline(con, base_ids)
         head_cases = {
             r["nodeid"]: compare.CaseData.from_row(r, r.get("samples") or ()) for r in self.results
         }
@@ -115,7 +115,7 @@ class BenchSession:
             base_cases, head_cases,
             threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
         )
-        return GateOutcome(base_id, run_id, comparisons=comparisons)
+        return GateOutcome(compare.baseline_label(ref, base_ids), run_id, comparisons=comparisons)
 
     def _mark_run_failed(self) -> None:
         """The runs row was written before the gate decided; make it tell the truth."""

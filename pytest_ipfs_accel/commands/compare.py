@@ -38,7 +38,11 @@ def _probability(text: str) -> float:
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("base", metavar="BASE", help="baseline run: a run id (or unique prefix), latest or previous")
+    parser.add_argument(
+        "base", metavar="BASE",
+        help="baseline run: a run id (or unique prefix), latest or previous; or latest:N, the N latest "
+        "runs with benchmarks other than HEAD, pooled",
+    )
     parser.add_argument("head", metavar="HEAD", help="run to judge: a run id (or unique prefix), latest or previous")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
     parser.add_argument(
@@ -56,11 +60,17 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     con = store.open_store(args.db, read_only=True)
     try:
-        base_id = store.resolve_run_id(con, args.base)
         head_id = store.resolve_run_id(con, args.head)
-        if base_id == head_id:
-            raise CommandError(f"BASE and HEAD are the same run ({base_id}); name two different runs")
-        base = compare.load_cases(con, base_id)
+        if compare.pool_size(args.base) is not None:
+            base_ids = compare.resolve_baseline(con, args.base, exclude=head_id)
+            if not base_ids:
+                raise CommandError(f"{args.base}: no run with benchmarks other than {head_id}")
+        else:
+            base_ids = [store.resolve_run_id(con, args.base)]
+        base_id = compare.baseline_label(args.base, base_ids)
+        if base_ids == [head_id]:
+            raise CommandError(f"BASE and HEAD are the same run ({head_id}); name two different runs")
+        base = compare.load_baseline(con, base_ids)
         head = compare.load_cases(con, head_id)
     finally:
         con.close()
