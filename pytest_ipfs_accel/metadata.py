@@ -40,15 +40,21 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def git_info(root: Path) -> dict[str, Any]:
-    """Commit, branch and dirty state of the git checkout holding ``root`` (None outside one)."""
-    commit = _git(root, "rev-parse", "HEAD")
-    if commit is None:
+    """Commit, branch and dirty state of the git checkout holding ``root`` (None outside one).
+
+    One ``git status --porcelain=v2 --branch`` answers all three (a process start
+    is the expensive part, and every session pays it).
+    """
+    status = _git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    if status is None:
         return {"git_commit": None, "git_branch": None, "git_dirty": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    headers = dict(line[2:].split(" ", 1) for line in status.splitlines() if line.startswith("# "))
+    commit = headers.get("branch.oid")
+    branch = headers.get("branch.head")
     return {
-        "git_commit": commit,
-        "git_branch": _git(root, "rev-parse", "--abbrev-ref", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_commit": None if commit in (None, "(initial)") else commit,
+        "git_branch": "HEAD" if branch == "(detached)" else branch,  # what rev-parse --abbrev-ref says
+        "git_dirty": any(line and not line.startswith("#") for line in status.splitlines()),
     }
 
 
