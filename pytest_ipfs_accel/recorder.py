@@ -269,8 +269,6 @@ class ResultCollector:
             tests_collected=self._collected,
         )
         self._flush(final=True)
-        if self.events is not None:
-            self.events.session_finish(status)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         write = terminalreporter.write_line

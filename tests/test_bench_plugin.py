@@ -165,8 +165,12 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
     base = _rows(db, "SELECT run_id FROM runs")[0]["run_id"]
 
     monkeypatch.setenv("GATE_WORK", "900")  # three times the work
-    slow = pytester.runpytest(*args, "--ipfs-compare=latest", "--ipfs-compare-fail=10")
+    events = pytester.path / "events.jsonl"
+    slow = pytester.runpytest(*args, "--ipfs-compare=latest", "--ipfs-compare-fail=10", f"--ipfs-events={events}")
     assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    # the event stream ends with the status the gate gave the session, not pytest's own 0
+    last = json.loads(events.read_text().splitlines()[-1])
+    assert last == {**last, "$report_type": "SessionFinish", "exitstatus": 1}
     slow.assert_outcomes(passed=2)  # every test passed: the gate alone fails the session
     slow.stdout.fnmatch_lines([
         "*ipfs-accel benchmark comparison*",
