@@ -13,7 +13,7 @@ Prints:
    ``-n 0`` and ``-n 2``.
 
 Every figure comes from pytest subprocesses writing a scratch DuckDB file.
-Usage: python benchmarks/bench_accuracy.py [--reruns 20] [--baseline-runs 5] [--max-time 1.0] [--xdist]
+Usage: python benchmarks/bench_accuracy.py [--pairs 11] [--reruns 20] [--baseline-runs 5] [--max-time 1.0] [--xdist]
 """
 
 from __future__ import annotations
@@ -117,10 +117,13 @@ def confirmations(db: Path, run_id: str, nodeid: str) -> list[float] | None:
     return confirm["medians_s"] if confirm else None
 
 
-def accuracy(folder: Path, db: Path, max_time: float) -> None:
+def accuracy(folder: Path, db: Path, max_time: float, pairs: int) -> None:
+    # many short alternating pairs: a slow spell of the machine (seconds) then lands on
+    # both tools about equally often, and the median of the pair ratios ignores the rest
     run_pytest(
         folder, db, "test_suite.py::test_accuracy", "test_suite.py::test_empty",
         f"--ipfs-bench-max-time={max_time}", f"--benchmark-max-time={max_time}",
+        env={"BENCH_PAIRS": str(pairs)},
     )
     found = medians(db, latest_run(db))
     print("1. same CPU callable, one pytest run, the two tools alternating (median per call):")
@@ -216,6 +219,9 @@ def main() -> None:
                         help="K runs before the reruns; K > 1 gates each rerun against latest:K (pooled), "
                         "1 against that first run")
     parser.add_argument("--xdist", action="store_true", help="also compare -n 0 with -n 2")
+    parser.add_argument("--pairs", type=int, default=11, help="ipfs_bench / pytest-benchmark pairs in part 1")
+    parser.add_argument("--pair-max-time", type=float, default=0.5,
+                        help="time budget of each measurement in part 1 (both tools)")
     parser.add_argument("--skip-gate", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--pytest-arg", action="append", default=[], help="extra pytest argument (repeatable)")
@@ -229,7 +235,7 @@ def main() -> None:
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
               f", extra pytest args {EXTRA_ARGS}")
         if not args.skip_accuracy:
-            accuracy(folder, db, args.max_time)
+            accuracy(folder, db, args.pair_max_time, args.pairs)
         if not args.skip_gate:
             gate(folder, db, args.reruns, args.max_time, args.threshold, args.baseline_runs)
         if args.xdist:
