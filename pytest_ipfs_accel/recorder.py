@@ -230,7 +230,7 @@ class ResultCollector:
             if (
                 type(report) is pytest.TestReport
                 and not report.user_properties
-                and not hasattr(report, "wasxfail")
+                and "wasxfail" not in report.__dict__  # hasattr would raise and catch an AttributeError
                 and not (when == "call" and self._no_terminal)  # teststatus may still fail it
             ):
                 pending.duration_s += report.duration or 0.0
