@@ -26,9 +26,6 @@ from pytest_ipfs_accel.options import (
 
 __all__ = ["PROP_BENCH", "PROP_HARDWARE", "PROP_MODEL", "get_registry", "get_run_id", "get_store", "ipfs_hw"]
 
-pytest_plugins = ["pytest_ipfs_accel.bench.plugin"]
-
-
 REGISTRY_KEY = pytest.StashKey[Registry]()
 SELECTION_KEY = pytest.StashKey["HardwareSelection"]()
 COLLECTOR_KEY = pytest.StashKey[Any]()
@@ -41,6 +38,13 @@ DEFAULT_DB = ".ipfs_accel/results.duckdb"
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    # the benchmark half, registered here rather than named in ``pytest_plugins``: pytest
+    # parses and compiles every module named there to rewrite its asserts, at every start
+    # where its bytecode cache cannot be written
+    from pytest_ipfs_accel.bench import plugin as bench_plugin
+
+    if not pluginmanager.is_registered(bench_plugin):
+        pluginmanager.register(bench_plugin, "pytest_ipfs_accel.bench.plugin")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,15 +1,12 @@
 """The benchmark half of the plugin: options, the ``ipfs_bench`` fixture, summary, JSON, gate.
 
-Loaded by ``pytest_ipfs_accel.plugin`` through ``pytest_plugins``.  Module-level
+Registered by ``pytest_ipfs_accel.plugin`` in its ``pytest_addhooks``.  Module-level
 hooks parse options and decide; :class:`BenchSession` (registered only on the
 process that owns the session's output, never on an xdist worker) collects the
-session's benchmark results from the call reports, prints the summary table,
+session's benchmark results from the recorder, prints the summary table,
 writes ``--ipfs-bench-json`` and runs the ``--ipfs-compare`` gate.
 pytest-benchmark interop (:mod:`.interop`) is registered only when
 pytest-benchmark itself is active.
-
-PYTEST_DONT_REWRITE: pytest would rewrite this module's (nonexistent) asserts
-because ``pytest_plugins`` names it, at every start where bytecode is not cached.
 """
 
 from __future__ import annotations
