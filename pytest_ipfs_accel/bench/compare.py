@@ -275,28 +275,29 @@ def load_baseline(con, run_ids: Sequence[str]) -> dict[str, CaseData]:
     """
     if len(run_ids) == 1:
         return load_cases(con, run_ids[0])
-    import statistics
-
     per_run = [load_cases(con, run_id) for run_id in run_ids]
     pooled: dict[str, CaseData] = {}
     for nodeid in sorted({n for cases in per_run for n in cases}):
         cases = [cases[nodeid] for cases in per_run if nodeid in cases]
-
-        def mid(values: Iterable[float | None]) -> float | None:
-            present = [v for v in values if v is not None]
-            return statistics.median(present) if present else None
-
         first = cases[0]
         pooled[nodeid] = CaseData(
             nodeid=nodeid, name=first.name, model=first.model, hardware=first.hardware,
-            median_s=mid(c.median_s for c in cases),
-            p90_s=mid(c.p90_s for c in cases),
-            min_s=mid(c.min_s for c in cases),
-            throughput=mid(c.throughput for c in cases),
+            median_s=_median_of_present(c.median_s for c in cases),
+            p90_s=_median_of_present(c.p90_s for c in cases),
+            min_s=_median_of_present(c.min_s for c in cases),
+            throughput=_median_of_present(c.throughput for c in cases),
             throughput_unit=first.throughput_unit,
             samples=[x for c in cases for x in c.samples],
         )
     return pooled
+
+
+def _median_of_present(values: Iterable[float | None]) -> float | None:
+    """The median of the values that are present (None when none is)."""
+    import statistics
+
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
 
 
 def baseline_label(ref: str, run_ids: Sequence[str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from pytest_ipfs_accel.bench import memory as memory_mod
 from pytest_ipfs_accel.bench import timing
 from pytest_ipfs_accel.bench.lock import device_lock, lock_key
-from pytest_ipfs_accel.bench.stats import summarize
+from pytest_ipfs_accel.bench.stats import Summary, summarize
 from pytest_ipfs_accel.options import PROP_BENCH
 
 USER_PROPERTY = PROP_BENCH
@@ -50,9 +50,8 @@ class Confirmation:
     threshold_pct: float
     attempts: int
 
-    def looks_regressed(self, m: timing.Measurement) -> bool:
+    def looks_regressed(self, s: Summary) -> bool:
         factor = 1 + self.threshold_pct / 100
-        s = summarize(m.samples)
         return s.median_s > self.baseline_median_s * factor and s.min_s > self.baseline_min_s * factor
 
 
@@ -218,15 +217,21 @@ class IpfsBench:
     ) -> timing.Measurement:
         """``first``, or the fastest of it and its re-measurements (see :class:`Confirmation`)."""
         confirm = self._confirm
-        if confirm is None or not confirm.looks_regressed(first):
+        if confirm is None:
             return first
         measurements = [first]
-        while len(measurements) <= confirm.attempts and confirm.looks_regressed(measurements[-1]):
+        medians = []
+        while True:
+            s = summarize(measurements[-1].samples)
+            medians.append(s.median_s)
+            if len(measurements) > confirm.attempts or not confirm.looks_regressed(s):
+                break
             # a slow spell of a shared machine lasts seconds: let some time pass, so the
             # attempts sample the machine at different moments
             time.sleep(min(measurements[-1].elapsed_s, CONFIRM_PAUSE_MAX_S))
             measurements.append(measure())
-        medians = [summarize(m.samples).median_s for m in measurements]
+        if len(measurements) == 1:
+            return first
         kept = min(range(len(measurements)), key=medians.__getitem__)
         self._internal["confirm"] = {
             "baseline_median_s": confirm.baseline_median_s,
