@@ -226,22 +226,54 @@ def ipfs_hw(request: pytest.FixtureRequest) -> Hardware:
     return hw
 
 
+_MarksFound = tuple[list[pytest.Mark], "pytest.Mark | None"]
+
+
+def _own_marks(marks: list[pytest.Mark]) -> _MarksFound:
+    """This plugin's marks among one node's own: ``hardware`` marks, the first ``ipfs_model``."""
+    hardware: list[pytest.Mark] = []
+    model = None
+    for mark in marks:
+        if mark.name == "hardware":
+            hardware.append(mark)
+        elif mark.name == "ipfs_model" and model is None:
+            model = mark
+    return hardware, model
+
+
+class _InheritedMarks:
+    """The marks a node passes down to its items (its own, then its parents'), per node."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[pytest.Collector, _MarksFound]] = {}
+
+    def of(self, node: pytest.Collector | None) -> _MarksFound:
+        if node is None:
+            return [], None
+        cached = self._found.get(id(node))
+        if cached is None:
+            hardware, model = _own_marks(node.own_markers)
+            parent_hardware, parent_model = self.of(node.parent)
+            cached = self._found[id(node)] = (node, (hardware + parent_hardware, model or parent_model))
+        return cached[1]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     registry = get_registry(config)
     gated: list[tuple[pytest.Item, set[str]]] = []
+    inherited = _InheritedMarks()
     for item in items:
-        # one walk over the item's marks (closest first) for both marks this plugin reads
-        hardware_marks: list[pytest.Mark] = []
-        model: pytest.Mark | None = None
-        for mark in item.iter_markers():
-            if mark.name == "hardware":
-                hardware_marks.append(mark)
-            elif mark.name == "ipfs_model" and model is None:
-                model = mark
+        # closest first, as item.iter_markers() yields them, without walking the whole
+        # chain for every item (the parents' marks are read once per parent)
+        hardware_marks, model = _own_marks(item.own_markers)
+        parent_hardware, parent_model = inherited.of(item.parent)
+        if parent_hardware:
+            hardware_marks = hardware_marks + parent_hardware
+        model = model or parent_model
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "ipfs_hw" in callspec.params:
             item.user_properties.append((PROP_HARDWARE, callspec.params["ipfs_hw"]))
-        else:
+        elif hardware_marks:
             wanted = _allowed_backends(item, hardware_marks, registry)
             if wanted is not None:
                 gated.append((item, wanted))

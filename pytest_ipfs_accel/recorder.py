@@ -14,13 +14,12 @@ import ast
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel import metadata
+from pytest_ipfs_accel import metadata, schema
 from pytest_ipfs_accel.bench.plugin import SESSION_KEY as BENCH_SESSION_KEY
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
 from pytest_ipfs_accel.plugin import get_registry, get_selection
@@ -30,9 +29,12 @@ FLUSH_INTERVAL_S = 1.0
 MESSAGE_LIMIT = 4000
 
 
-@dataclass(slots=True)
 class _Pending:
-    """What is known about one item until its final row is written."""
+    """What is known about one item until its final row is written.
+
+    The defaults are class attributes, so creating one per item (ten thousand in a
+    big suite) costs no ``__init__`` call and no list until a message arrives.
+    """
 
     outcome: str = "passed"
     when: str | None = None
@@ -40,7 +42,12 @@ class _Pending:
     hardware: str | None = None
     model: str | None = None
     worker_id: str | None = None
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] | None = None
+
+    def note(self, message: str) -> None:
+        if self.messages is None:
+            self.messages = []
+        self.messages.append(message)
 
 
 def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
@@ -101,7 +108,9 @@ class ResultCollector:
         self.db_path = db_path
         self.store_error: str | None = None
         self._pending: dict[str, _Pending] = {}
-        self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # rows per table as tuples in the table's column order (what the writer inserts)
+        self._buffer: dict[str, list[tuple]] = defaultdict(list)
+        self._results = self._buffer["test_results"]
         self._last_flush = time.monotonic()
         self._writer: StoreWriter | None = None
         self._flushed_final = False
@@ -117,6 +126,7 @@ class ResultCollector:
             self.events = EventWriter.open(events_target, config)
             config.pluginmanager.register(self.events, "ipfs_accel.events")
         self._row_hook = None
+        self._plain_rows = self.events is None
 
     # ----------------------------------------------------------------- store
 
@@ -178,6 +188,9 @@ class ResultCollector:
         # calling a hook nobody implements still costs a pluggy call per row
         hook = self.config.hook.pytest_ipfs_accel_record_row
         self._row_hook = hook if hook.get_hookimpls() else None
+        # final rows of plain items go straight into the buffer as tuples unless
+        # someone must see them as dicts first
+        self._plain_rows = self._row_hook is None and self.events is None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -258,7 +271,7 @@ class ResultCollector:
             pending = self._pending[nodeid]
             if pending.when is None:
                 pending.outcome, pending.when = "error", "interrupted"
-                pending.messages.append("the session ended before this test finished")
+                pending.note("the session ended before this test finished")
             self._finish(nodeid)
         status = int(exitstatus)
         self._run_row.update(
@@ -311,7 +324,7 @@ class ResultCollector:
         when = report.when
         if when == "???":
             pending.outcome, pending.when = "failed", "crash"
-            pending.messages.append(_message(report) or "worker crashed")
+            pending.note(_message(report) or "worker crashed")
             return
         if report.passed and not (when == "call" and hasattr(report, "wasxfail")):
             if when == "call":
@@ -319,7 +332,7 @@ class ResultCollector:
             return
         message = _message(report)
         if message:
-            pending.messages.append(message if when == "call" else f"[{when}] {message}")
+            pending.note(message if when == "call" else f"[{when}] {message}")
         if when == "call":
             pending.when = "call"
             if hasattr(report, "wasxfail"):
@@ -360,19 +373,29 @@ class ResultCollector:
             return
         if pending.hardware is not None:
             self._hardware_used[pending.hardware][pending.outcome] += 1
-        self._add_row(
-            "test_results",
-            {
-                "nodeid": nodeid,
-                "outcome": pending.outcome,
-                "when": pending.when,
-                "duration_s": pending.duration_s,
-                "hardware": pending.hardware,
-                "model": pending.model,
-                "worker_id": pending.worker_id,
-                "message": "\n".join(pending.messages)[:MESSAGE_LIMIT] or None,
-            },
-        )
+        messages = pending.messages
+        message = ("\n".join(messages)[:MESSAGE_LIMIT] or None) if messages else None
+        if self._plain_rows:
+            if self._writer is not None:
+                # test_results in column order (schema.TABLES): the common row, kept cheap
+                self._results.append((
+                    self.run_id, nodeid, pending.outcome, pending.when, pending.duration_s,
+                    pending.hardware, pending.model, pending.worker_id, message, None, time.time(),
+                ))
+        else:
+            self._add_row(
+                "test_results",
+                {
+                    "nodeid": nodeid,
+                    "outcome": pending.outcome,
+                    "when": pending.when,
+                    "duration_s": pending.duration_s,
+                    "hardware": pending.hardware,
+                    "model": pending.model,
+                    "worker_id": pending.worker_id,
+                    "message": message,
+                },
+            )
         self._maybe_flush()
 
     def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
@@ -388,8 +411,15 @@ class ResultCollector:
             payload["extra_info"] = json.dumps(extra, default=str)
         row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
         self._add_row("benchmark_results", row)
-        for index, seconds in enumerate(samples):
-            self._add_row("benchmark_samples", {"nodeid": nodeid, "round": index, "seconds": seconds})
+        if self._plain_rows:
+            if self._writer is not None:  # benchmark_samples in column order: one row per round
+                run_id = self.run_id
+                self._buffer["benchmark_samples"].extend(
+                    (run_id, nodeid, index, seconds) for index, seconds in enumerate(samples)
+                )
+        else:
+            for index, seconds in enumerate(samples):
+                self._add_row("benchmark_samples", {"nodeid": nodeid, "round": index, "seconds": seconds})
         if self.events is not None:
             self.events.emit({"$report_type": "BenchmarkResult", **{k: v for k, v in row.items() if k != "run_id"}})
 
@@ -404,7 +434,7 @@ class ResultCollector:
         if self._row_hook is not None:
             self._row_hook(table=table, row=row, config=self.config)
         if self._writer is not None:
-            self._buffer[table].append(row)
+            self._buffer[table].append(tuple(row.get(name) for name in schema.columns(table)))
 
     def _maybe_flush(self) -> None:
         if self._writer is not None and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
@@ -418,6 +448,7 @@ class ResultCollector:
             self._buffer.clear()
             return
         buffered, self._buffer = self._buffer, defaultdict(list)
+        self._results = self._buffer["test_results"]
         self._writer.write(dict(buffered), dict(self._run_row) if final else None)
         if final:
             self._writer.end_input()

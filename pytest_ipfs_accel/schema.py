@@ -93,7 +93,10 @@ RUN_STATUSES = ("running", "passed", "failed", "error", "interrupted")
 
 def columns(table: str) -> tuple[str, ...]:
     """Column names of ``table`` in order."""
-    return tuple(name for name, _ in TABLES[table])
+    return _COLUMNS[table]
+
+
+_COLUMNS = {table: tuple(name for name, _ in cols) for table, cols in TABLES.items()}
 
 
 def ddl() -> list[str]:

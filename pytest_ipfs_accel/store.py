@@ -64,26 +64,52 @@ def _first_line(text: str) -> str:
 
 
 def insert_rows(con, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert ``rows`` (dicts keyed by column; missing keys are NULL) in one statement.
+    """Insert ``rows`` (dicts keyed by column; missing keys are NULL) in one statement."""
+    if not rows:
+        return 0
+    return insert_columns(con, table, [[row.get(name) for row in rows] for name in schema.columns(table)])
+
+
+def insert_tuples(con, table: str, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert ``rows`` given as tuples in the table's column order (``schema.columns``).
+
+    The recorder's form: a tuple per row is cheaper to build, to pickle to the
+    writer and to turn into columns than a dict per row.
+    """
+    if not rows:
+        return 0
+    try:
+        values = [list(column) for column in zip(*rows, strict=True)]
+    except ValueError:
+        values = []  # rows of different lengths: reported below like any wrong width
+    if len(values) != len(schema.TABLES[table]):
+        raise ValueError(
+            f"{table}: every row needs {len(schema.TABLES[table])} values, "
+            f"in the order of schema.columns({table!r})"
+        )
+    return insert_columns(con, table, values)
+
+
+def insert_columns(con, table: str, values: Sequence[list[Any]]) -> int:
+    """Insert one list of values per column of ``table`` (all of them, in order) in one statement.
 
     Timestamp columns take ``datetime`` objects or epoch seconds (one kind per
     column and call); epoch floats are far cheaper to build and to hand over.
     """
-    if not rows:
-        return 0
     cols = schema.TABLES[table]
+    if len(values) != len(cols):
+        raise ValueError(f"{table}: expected {len(cols)} columns, got {len(values)}")
     params, selects = [], []
-    for i, (name, kind) in enumerate(cols):
-        values = [row.get(name) for row in rows]
+    for i, ((_, kind), column) in enumerate(zip(cols, values, strict=True)):
         base = _base_type(kind)
-        if base == "TIMESTAMPTZ" and isinstance(_first(values), (int, float)):
+        if base == "TIMESTAMPTZ" and isinstance(_first(column), (int, float)):
             selects.append(f"to_timestamp(unnest(${i + 1}::DOUBLE[]))")
         else:
             selects.append(f"unnest(${i + 1}::{base}[])")
-        params.append(values)
+        params.append(column)
     names = ", ".join(f'"{name}"' for name, _ in cols)
     con.execute(f"INSERT INTO {table} ({names}) SELECT {', '.join(selects)}", params)
-    return len(rows)
+    return len(values[0]) if values else 0
 
 
 def _first(values: list[Any]) -> Any:

@@ -10,7 +10,8 @@ If the session dies, the child sees end-of-file and commits what it already has.
 
 Protocol.  In: frames of an 8-byte big-endian length and a pickled dict,
 ``{"op": "open", "id": 1, "run_row": .., "replace_run": bool}`` or
-``{"op": "write", "id": N, "tables": {table: [row, ..]}, "run_row": ..|None}``.
+``{"op": "write", "id": N, "tables": {table: [row, ..]}, "run_row": ..|None}``, each row
+a tuple in its table's column order (``schema.columns``), the ``runs`` row a dict.
 Out: JSON lines, ``{"id": N}`` when op N is committed, or ``{"id": N, "error": "..."}``;
 after an error every later op answers the same error.
 """
@@ -101,8 +102,9 @@ class StoreWriter:
         """The first failure (opening or writing) reported so far, if any."""
         return RuntimeError(self._error) if self._error is not None else None
 
-    def write(self, tables: dict[str, list[dict[str, Any]]], run_row: dict[str, Any] | None = None) -> None:
-        """Queue one transaction (rows per table, and optionally the ``runs`` row)."""
+    def write(self, tables: dict[str, list[tuple]], run_row: dict[str, Any] | None = None) -> None:
+        """Queue one transaction: rows per table (tuples in column order), and optionally
+        the ``runs`` row (a dict)."""
         if self._error is None:
             self._send({"op": "write", "tables": tables, "run_row": run_row})
 
@@ -195,7 +197,7 @@ def _serve(path: str) -> int:
                 else:
                     con.execute("BEGIN")
                     for table, rows in message["tables"].items():
-                        store.insert_rows(con, table, rows)
+                        store.insert_tuples(con, table, rows)
                     if message["run_row"] is not None:
                         store.upsert_run(con, message["run_row"])
                     con.execute("COMMIT")
