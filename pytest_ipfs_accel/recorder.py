@@ -15,7 +15,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,9 +23,10 @@ from pytest_ipfs_accel import metadata, schema
 from pytest_ipfs_accel.bench.plugin import SESSION_KEY as BENCH_SESSION_KEY
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
 from pytest_ipfs_accel.plugin import get_registry, get_selection
-from pytest_ipfs_accel.writer import StoreWriter
 
-FLUSH_INTERVAL_S = 1.0
+if TYPE_CHECKING:
+    from pytest_ipfs_accel.writer import StoreWriter
+FLUSH_INTERVAL_S = 0.25
 MESSAGE_LIMIT = 4000
 
 
@@ -164,20 +165,28 @@ class ResultCollector:
         self._no_terminal = config.pluginmanager.get_plugin("terminalreporter") is None
         # the xdist controller: reports come from workers and name the worker they ran on
         self._from_workers = config.pluginmanager.get_plugin("dsession") is not None
-        self._find_row_hook()
         self._run_row = {
             "run_id": self.run_id,
             "started_at": time.time(),
             "status": "running",
             "hw_requested": get_selection(config).spec,
             "xdist_workers": _xdist_workers(config),
-            **metadata.run_metadata(config.rootpath, metadata.command_line()),
         }
+        self._find_row_hook()  # adds the run's metadata when a row hook must see it
         if self.db_path is not None:
-            # importing duckdb and opening the file happen on the writer's thread
+            # importing duckdb, opening the file and, unless it is here already, finding the
+            # run's metadata (git, versions: a git process and dist-info reads) happen in
+            # the writer process, on another core
+            from pytest_ipfs_accel.writer import StoreWriter
+
             given_id = option_value(config, "ipfs_run_id") is not None
-            self._writer = StoreWriter(self.db_path, self._run_row, replace_run=given_id)
+            self._writer = StoreWriter(
+                self.db_path, self._run_row, replace_run=given_id,
+                metadata_for=(str(config.rootpath), metadata.command_line()),
+            )
         if self.events is not None:
+            self._add_metadata()
+
             self.events.session_start(self.run_id, self._run_row)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -188,9 +197,16 @@ class ResultCollector:
         # calling a hook nobody implements still costs a pluggy call per row
         hook = self.config.hook.pytest_ipfs_accel_record_row
         self._row_hook = hook if hook.get_hookimpls() else None
+        if self._row_hook is not None:
+            self._add_metadata()  # the hook sees the whole runs row
         # final rows of plain items go straight into the buffer as tuples unless
         # someone must see them as dicts first
         self._plain_rows = self._row_hook is None and self.events is None
+
+    def _add_metadata(self) -> None:
+        """The run's static columns, found in this process (for the event stream and the row hook)."""
+        if self._run_row and "host" not in self._run_row:
+            self._run_row.update(metadata.run_metadata(self.config.rootpath, metadata.command_line()))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -281,6 +297,8 @@ class ResultCollector:
             hardware=json.dumps(self._fingerprints()),
             tests_collected=self._collected,
         )
+        if self._row_hook is not None:
+            self._row_hook(table="runs", row=self._run_row, config=self.config)
         self._flush(final=True)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:

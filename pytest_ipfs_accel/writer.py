@@ -9,7 +9,9 @@ program, and it is several times cheaper than JSON for ten thousand small dicts)
 If the session dies, the child sees end-of-file and commits what it already has.
 
 Protocol.  In: frames of an 8-byte big-endian length and a pickled dict,
-``{"op": "open", "id": 1, "run_row": .., "replace_run": bool}`` or
+``{"op": "open", "id": 1, "run_row": .., "replace_run": bool, "metadata_for": [rootdir, argv]|None}``
+(with ``metadata_for``, the child finds the run's static columns, git state and
+versions, and adds them to every ``runs`` row that lacks them), or
 ``{"op": "write", "id": N, "tables": {table: [row, ..]}, "run_row": ..|None}``, each row
 a tuple in its table's column order (``schema.columns``), the ``runs`` row a dict.
 Out: JSON lines, ``{"id": N}`` when op N is committed, or ``{"id": N, "error": "..."}``;
@@ -30,7 +32,14 @@ from typing import Any
 
 
 class StoreWriter:
-    def __init__(self, path: Path, run_row: dict[str, Any], *, replace_run: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        run_row: dict[str, Any],
+        *,
+        replace_run: bool,
+        metadata_for: tuple[str, list[str]] | None = None,
+    ) -> None:
         self.path = path
         package_root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
@@ -49,7 +58,7 @@ class StoreWriter:
         self._reader = threading.Thread(target=self._read_acks, name="ipfs-accel-writer-acks", daemon=True)
         self._reader.start()
         self._con = None
-        self._send({"op": "open", "run_row": run_row, "replace_run": replace_run})
+        self._send({"op": "open", "run_row": run_row, "replace_run": replace_run, "metadata_for": metadata_for})
 
     # ------------------------------------------------------------------ plumbing
 
@@ -182,24 +191,30 @@ def _serve(path: str) -> int:
 
     con = None
     error: str | None = None
+    static: dict[str, Any] = {}  # the run's metadata, when this process found it
     for message in _frames(sys.stdin.buffer):
         if error is None:
             try:
                 if message["op"] == "open":
+                    if message.get("metadata_for"):
+                        from pytest_ipfs_accel import metadata
+
+                        root, argv = message["metadata_for"]
+                        static = metadata.run_metadata(Path(root), argv)
                     con = store.open_store(path)
                     # one DuckDB thread: batches are small, and the cores belong to the tests
                     con.execute("SET threads TO 1")
                     con.execute("BEGIN")
                     if message["replace_run"]:  # a reused --ipfs-run-id replaces that run
                         store.delete_run(con, message["run_row"]["run_id"])
-                    store.upsert_run(con, message["run_row"])
+                    store.upsert_run(con, {**static, **message["run_row"]})
                     con.execute("COMMIT")
                 else:
                     con.execute("BEGIN")
                     for table, rows in message["tables"].items():
                         store.insert_tuples(con, table, rows)
                     if message["run_row"] is not None:
-                        store.upsert_run(con, message["run_row"])
+                        store.upsert_run(con, {**static, **message["run_row"]})
                     con.execute("COMMIT")
             except Exception as exc:  # reported to the session, which warns once
                 error = str(exc) if isinstance(exc, store.StoreError) else f"writing to {path} failed: {exc}"

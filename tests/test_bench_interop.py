@@ -27,6 +27,15 @@ def test_theirs(benchmark):
 
 def test_ours(ipfs_bench, ipfs_hw):
     ipfs_bench(sum, range(100))
+
+def test_plain():
+    pass
+
+def test_dynamic(request):
+    request.getfixturevalue("benchmark")(sum, range(10))
+
+def test_plain_after():
+    pass
 """
 
 
@@ -57,13 +66,16 @@ def test_pytest_benchmark_results_are_recorded_and_json_is_readable(
         f"--ipfs-db={db}", "--ipfs-hw=cpu", "--ipfs-bench-max-time=0.02", f"--ipfs-bench-json={ours_json}",
         "--benchmark-max-time=0.02", f"--benchmark-json={theirs_json}", "-p", "no:cacheprovider",
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=5)
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute(
         "SELECT r.nodeid, r.source, r.rounds, r.hardware, r.extra_info, count(s.round) FROM benchmark_results r "
         "JOIN benchmark_samples s USING (run_id, nodeid) GROUP BY ALL ORDER BY r.nodeid"
     ).fetchall()
     con.close()
+    # the plain tests have no benchmark row; the dynamically requested fixture has one
+    assert [r[0].split("::")[1] for r in rows] == ["test_dynamic", "test_ours[cpu]", "test_theirs"]
+    assert rows[0][1] == "pytest-benchmark" and rows[0][2] == rows[0][5] >= 1
     theirs = next(r for r in rows if r[0].endswith("test_theirs"))
     assert theirs[1] == "pytest-benchmark" and theirs[2] == theirs[5] >= 1
     assert json.loads(theirs[4])["who"] == "pytest-benchmark"
@@ -75,7 +87,9 @@ def test_pytest_benchmark_results_are_recorded_and_json_is_readable(
     assert pb["machine_info"]["ipfs_accel"]["hardware"]["cpu"]["backend"] == "cpu"
     # (b) our JSON: every ipfs-accel benchmark with its raw data, read by pytest-benchmark compare
     ours = json.loads(ours_json.read_text())
-    assert sorted(b["fullname"] for b in ours["benchmarks"]) == ["test_suite.py::test_ours[cpu]", "test_suite.py::test_theirs"]
+    assert sorted(b["fullname"] for b in ours["benchmarks"]) == [
+        "test_suite.py::test_dynamic", "test_suite.py::test_ours[cpu]", "test_suite.py::test_theirs"
+    ]
     assert all(len(b["stats"]["data"]) == b["stats"]["rounds"] for b in ours["benchmarks"])
     proc = subprocess.run([*_compare_cli(), str(ours_json), str(theirs_json)], capture_output=True, text=True, cwd=pytester.path)
     assert proc.returncode == 0, proc.stderr
@@ -91,7 +105,7 @@ def test_pytest_benchmark_results_are_recorded_and_json_is_readable(
     )
     assert cli.returncode == 0, cli.stderr
     doc = json.loads(exported.read_text())
-    assert len(doc["benchmarks"]) == 2 and doc["machine_info"]["ipfs_accel"]["hardware"]["cpu"]["backend"] == "cpu"
+    assert len(doc["benchmarks"]) == 3 and doc["machine_info"]["ipfs_accel"]["hardware"]["cpu"]["backend"] == "cpu"
     proc = subprocess.run([*_compare_cli(), str(exported), str(ours_json)], capture_output=True, text=True, cwd=pytester.path)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"test_ours\[cpu\] \(\S*exported\)", proc.stdout), proc.stdout

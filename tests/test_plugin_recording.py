@@ -253,12 +253,16 @@ def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester) -> None:
         def pytest_ipfs_accel_record_row(table, row, config):
             if table == "test_results":
                 row["model"] = "tagged-by-hook"
+            if table == "runs":  # the whole runs row, metadata included
+                assert row["host"] and row["python"] and row["status"] == "passed", row
+                row["hw_requested"] = "amended-by-hook"
         """
     )
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     db = pytester.path / "r.duckdb"
     assert _run(pytester, f"--ipfs-db={db}").ret == 0
     assert _rows(db, "SELECT model FROM test_results") == [{"model": "tagged-by-hook"}]
+    assert _rows(db, "SELECT hw_requested FROM runs") == [{"hw_requested": "amended-by-hook"}]
 
 
 def test_event_stream_is_reportlog_compatible(pytester: pytest.Pytester) -> None:

@@ -16,6 +16,7 @@ from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, json_safe
 from pytest_ipfs_accel.bench.stats import summarize
 
 SOURCE = "pytest-benchmark"
+_NONE: dict[str, Any] = {}
 
 
 def register_if_active(config: pytest.Config) -> None:
@@ -68,35 +69,39 @@ def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | No
     }
 
 
-def _used_fixture(item: pytest.Item) -> Any:
-    """The item's pytest-benchmark fixture, also when it came from ``request.getfixturevalue``.
-
-    A fixture requested dynamically is not in ``item.funcargs``; pytest-benchmark's
-    session keeps every measurement, tagged with the node id, so look there too.
-    """
-    fixture = getattr(item, "funcargs", {}).get("benchmark")
-    if fixture is not None:
-        return fixture
-    bench_session = getattr(item.config, "_benchmarksession", None)
-    for metadata in reversed(getattr(bench_session, "benchmarks", None) or ()):
-        if getattr(metadata, "fullname", None) == item.nodeid:
-            return getattr(metadata, "fixture", None)
-    return None
-
-
 class PytestBenchmarkInterop:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self._measured = 0  # how many measurements pytest-benchmark's session held after the last item
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         # right after the test body (pytest's own implementation) and before the call
         # report is made, which copies user_properties; cheaper than a makereport wrapper
-        fixture = _used_fixture(item)
+        fixture = self._used_fixture(item)
         if fixture is not None:
             payload = payload_from_fixture(fixture, item)
             if payload is not None:
                 item.user_properties.append((USER_PROPERTY, payload))
+
+    def _used_fixture(self, item: pytest.Item) -> Any:
+        """The item's pytest-benchmark fixture, also when it came from ``request.getfixturevalue``.
+
+        A fixture requested dynamically is not in ``item.funcargs``; pytest-benchmark's
+        session keeps every measurement, tagged with the node id, so look there too,
+        and only when this item added one (most items measure nothing: keep them cheap).
+        """
+        fixture = getattr(item, "funcargs", _NONE).get("benchmark")
+        measured = getattr(getattr(self.config, "_benchmarksession", None), "benchmarks", None) or ()
+        if len(measured) == self._measured:
+            return fixture
+        self._measured = len(measured)
+        if fixture is not None:
+            return fixture
+        for metadata in reversed(measured):
+            if getattr(metadata, "fullname", None) == item.nodeid:
+                return getattr(metadata, "fixture", None)
+        return None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:
