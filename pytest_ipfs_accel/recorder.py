@@ -27,6 +27,7 @@ from pytest_ipfs_accel.plugin import get_registry, get_selection
 if TYPE_CHECKING:
     from pytest_ipfs_accel.writer import StoreWriter
 FLUSH_INTERVAL_S = 0.25
+_TestReport = pytest.TestReport
 MESSAGE_LIMIT = 4000
 
 
@@ -251,13 +252,15 @@ class ResultCollector:
             if self._from_workers:
                 pending.worker_id = _worker_id(report)
         if report.outcome == "passed" and when != "???":
-            # the common cases, kept cheap: a passing setup, call or teardown
+            # the common cases, kept cheap (this runs three times per test): a passing
+            # setup, call or teardown
             if when == "teardown":
                 pending.duration_s += report.duration or 0.0
-                self._finish(nodeid)
+                del self._pending[nodeid]
+                self._finish(nodeid, pending)
                 return
             if (
-                type(report) is pytest.TestReport
+                type(report) is _TestReport
                 and not report.user_properties
                 and "wasxfail" not in report.__dict__  # hasattr would raise and catch an AttributeError
                 and not (when == "call" and self._no_terminal)  # teststatus may still fail it
@@ -279,16 +282,17 @@ class ResultCollector:
         pending.duration_s += report.duration or 0.0
         self._fold(report, pending)
         if when == "teardown" or when == "???":  # "???": xdist lost the worker running it
-            self._finish(nodeid)
+            del self._pending[nodeid]
+            self._finish(nodeid, pending)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        for nodeid in list(self._pending):
-            pending = self._pending[nodeid]
+        unfinished, self._pending = self._pending, {}
+        for nodeid, pending in unfinished.items():
             if pending.when is None:
                 pending.outcome, pending.when = "error", "interrupted"
                 pending.note("the session ended before this test finished")
-            self._finish(nodeid)
+            self._finish(nodeid, pending)
         status = int(exitstatus)
         self._run_row.update(
             finished_at=time.time(),
@@ -385,22 +389,13 @@ class ResultCollector:
             },
         )
 
-    def _finish(self, nodeid: str) -> None:
-        pending = self._pending.pop(nodeid, None)
-        if pending is None:
-            return
+    def _finish(self, nodeid: str, pending: _Pending) -> None:
+        """The item's final row (its reports are all in, or there will be no more)."""
         if pending.hardware is not None:
             self._hardware_used[pending.hardware][pending.outcome] += 1
         messages = pending.messages
         message = ("\n".join(messages)[:MESSAGE_LIMIT] or None) if messages else None
-        if self._plain_rows:
-            if self._writer is not None:
-                # test_results in column order (schema.TABLES): the common row, kept cheap
-                self._results.append((
-                    self.run_id, nodeid, pending.outcome, pending.when, pending.duration_s,
-                    pending.hardware, pending.model, pending.worker_id, message, None, time.time(),
-                ))
-        else:
+        if not self._plain_rows:
             self._add_row(
                 "test_results",
                 {
@@ -414,7 +409,16 @@ class ResultCollector:
                     "message": message,
                 },
             )
-        self._maybe_flush()
+        elif self._writer is not None:
+            # test_results in column order (schema.TABLES), the common row kept cheap
+            self._results.append((
+                self.run_id, nodeid, pending.outcome, pending.when, pending.duration_s,
+                pending.hardware, pending.model, pending.worker_id, message, None, time.time(),
+            ))
+        else:
+            return  # nothing is recorded (--ipfs-no-db, or the store failed)
+        if time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
+            self._flush_unless_busy()
 
     def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
         # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
@@ -454,11 +458,12 @@ class ResultCollector:
         if self._writer is not None:
             self._buffer[table].append(tuple(row.get(name) for name in schema.columns(table)))
 
-    def _maybe_flush(self) -> None:
-        if self._writer is not None and time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
-            if not self._writer.busy:  # a slow disk delays the next batch, never the tests
-                self._check_writer()
-                self._flush()
+    def _flush_unless_busy(self) -> None:
+        """Hand the buffered rows to the writer, unless it is still writing the last batch
+        (a slow disk delays the next batch, never the tests)."""
+        if self._writer is not None and not self._writer.busy:
+            self._check_writer()
+            self._flush()
 
     def _flush(self, final: bool = False) -> None:
         self._last_flush = time.monotonic()
