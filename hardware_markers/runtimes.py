@@ -5,7 +5,6 @@ Each runtime is imported or loaded only when its detector runs.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
 import platform
@@ -138,6 +137,8 @@ def detect_qnn() -> Hardware:
             f"({platform.system()} {platform.machine()}) under {root / 'lib'}",
             runtime=runtime,
         )
+    import ctypes  # here, not at import: loading the plugin should not pay for it
+
     suffix = ".dll" if platform.system() == "Windows" else ".so"
     prefix = "" if platform.system() == "Windows" else "lib"
     devices: list[Device] = []
