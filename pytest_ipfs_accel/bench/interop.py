@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, json_safe
-from pytest_ipfs_accel.bench.stats import summarize
+from pytest_ipfs_accel.options import PROP_BENCH as USER_PROPERTY
 
 SOURCE = "pytest-benchmark"
 _NONE: dict[str, Any] = {}
@@ -32,7 +31,9 @@ def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | No
     data = list(getattr(stats, "data", None) or ())
     if not data or getattr(fixture, "has_error", False):
         return None
+    from pytest_ipfs_accel.bench.fixture import json_safe
     from pytest_ipfs_accel.bench.plugin import _device
+    from pytest_ipfs_accel.bench.stats import summarize
 
     hw = item.funcargs.get("ipfs_hw") if hasattr(item, "funcargs") else None
     backend, _, device_name = _device(hw)

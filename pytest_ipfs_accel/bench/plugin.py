@@ -14,13 +14,24 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel.bench.fixture import USER_PROPERTY, Confirmation, IpfsBench
 from pytest_ipfs_accel.bench.timing import Settings
-from pytest_ipfs_accel.options import PROP_HARDWARE, PROP_MODEL, add_option, option_value
+from pytest_ipfs_accel.options import (
+    PROP_BENCH,
+    PROP_HARDWARE,
+    PROP_MODEL,
+    add_option,
+    option_value,
+)
+
+if TYPE_CHECKING:  # imported by the fixture itself: a session without benchmarks does not load it
+    from pytest_ipfs_accel.bench.fixture import IpfsBench
+
+#: the user property that carries a benchmark's payload to the recorder
+USER_PROPERTY = PROP_BENCH
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class BenchOptions:
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
 SESSION_KEY = pytest.StashKey["BenchSession"]()
 #: the item's IpfsBench (found also when the fixture was requested dynamically)
-ITEM_BENCH_KEY = pytest.StashKey[IpfsBench]()
+ITEM_BENCH_KEY = pytest.StashKey["IpfsBench"]()
 #: node id -> (median_s, min_s) in the --ipfs-compare baseline, for confirmation re-measurements
 BASELINE_KEY = pytest.StashKey[dict]()
 _BASELINE_WORKERINPUT = "ipfs_accel_bench_baseline"
@@ -268,6 +279,8 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     The hardware is the test's ``ipfs_hw`` when it uses that fixture, else the CPU.
     See docs/benchmarks.md.
     """
+    from pytest_ipfs_accel.bench.fixture import Confirmation, IpfsBench
+
     options = request.config.stash[OPTIONS_KEY]
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
     backend, torch_device, device_name = _device(hw)
