@@ -157,6 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = ResultCollector(config, db_path=db, events_target=events)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "ipfs_accel.collector")
+    # the last wait, for the writer process's close, happens after every pytest_unconfigure
+    # (cleanups run after them, in reverse order: this one after the builtin plugins', whose
+    # configure runs after ours)
+    config.add_cleanup(collector.close_store)
 
 
 def db_path(config: pytest.Config) -> Path:

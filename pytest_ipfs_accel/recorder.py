@@ -330,14 +330,25 @@ class ResultCollector:
             write(f"events: {self.events.target}")
 
     def close(self) -> None:
+        """At unconfigure: close the event stream.  The store is closed later (``close_store``)."""
+        if self.events is not None:
+            self.config.pluginmanager.unregister(self.events)
+            self.events.close()
+            self.events = None
+
+    def close_store(self) -> None:
+        """Wait for the writer process to close the database and exit.
+
+        Every row is committed by the end of ``pytest_sessionfinish``; what is left is
+        DuckDB's checkpoint on close.  This runs as a config cleanup, after every
+        plugin's ``pytest_unconfigure`` (pytest's own garbage collection there overlaps
+        it), so the file is closed and unlocked when pytest returns.
+        """
         if self._writer is not None:
             self._check_writer()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if self.events is not None:
-            self.config.pluginmanager.unregister(self.events)
-            self.events.close()
 
     # ----------------------------------------------------------------- folding
 

@@ -247,6 +247,19 @@ def test_no_db_records_nothing_and_run_id_is_honoured(pytester: pytest.Pytester)
     assert len(_rows(db, "SELECT * FROM runs")) == 1
 
 
+def test_the_database_is_closed_and_whole_when_pytest_returns(pytester: pytest.Pytester) -> None:
+    # the writer's close (DuckDB's checkpoint) overlaps pytest's own unconfigure, but it is
+    # over before pytest.main returns: no lock left, no write-ahead log the file depends on
+    pytester.makepyfile(test_one="def test_one():\n    pass\n")
+    db = pytester.path / "r.duckdb"
+    for expected in (1, 2):
+        assert _run(pytester, f"--ipfs-db={db}").ret == 0
+        assert not db.with_name(db.name + ".wal").exists()
+        con = duckdb.connect(str(db))  # read-write: fails while another process holds the file
+        assert con.execute("SELECT count(*) FROM test_results").fetchone() == (expected,)
+        con.close()
+
+
 def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
