@@ -5,7 +5,7 @@ pytest-xdist that sees every report (the controller), or the single process
 without it.  Each item's reports (setup, call, teardown, subtests, or an xdist
 crash report) are folded into one final ``test_results`` row when the item
 finishes; subtests get rows of their own.  Rows are buffered and bulk-inserted
-about once a second, so a crash of the session loses at most that second.
+about four times a second, so a crash of the session loses at most that quarter.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pytest_ipfs_accel.plugin import get_registry, get_selection
 
 if TYPE_CHECKING:
     from pytest_ipfs_accel.writer import StoreWriter
+
 FLUSH_INTERVAL_S = 0.25
 _TestReport = pytest.TestReport
 MESSAGE_LIMIT = 4000
@@ -187,7 +188,6 @@ class ResultCollector:
             )
         if self.events is not None:
             self._add_metadata()
-
             self.events.session_start(self.run_id, self._run_row)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -13,6 +13,11 @@ import pytest
 
 from pytest_ipfs_accel import store
 
+# imported here, once: the cpu detector imports torch inside the in-process pytester runs,
+# which drop the modules they imported afterwards, and torch cannot be imported twice into
+# one process (alone, this file's later runs would find the cpu backend unusable)
+pytest.importorskip("torch")
+
 MIXED_SUITE = """
 import os
 import unittest
