@@ -249,17 +249,17 @@ class _InheritedMarks:
     """The marks a node passes down to its items (its own, then its parents'), per node."""
 
     def __init__(self) -> None:
-        self._found: dict[int, tuple[pytest.Collector, _MarksFound]] = {}
+        self._found: dict[pytest.Collector, _MarksFound] = {}
 
     def of(self, node: pytest.Collector | None) -> _MarksFound:
         if node is None:
             return [], None
-        cached = self._found.get(id(node))
-        if cached is None:
+        found = self._found.get(node)
+        if found is None:
             hardware, model = _own_marks(node.own_markers)
             parent_hardware, parent_model = self.of(node.parent)
-            cached = self._found[id(node)] = (node, (hardware + parent_hardware, model or parent_model))
-        return cached[1]
+            found = self._found[node] = (hardware + parent_hardware, model or parent_model)
+        return found
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
