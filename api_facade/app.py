@@ -10,20 +10,24 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_facade import logredact
+from api_facade.auth import has_scope, require_token
 from api_facade.db import ServiceDB
-from api_facade.errors import BodyLimit, validation_handler
+from api_facade.deps import ERRORS
+from api_facade.errors import BodyLimit, http_error_handler, validation_handler
 from api_facade.hub import Hub
 from api_facade.routers import benchmark, generator, test, workflow
 from api_facade.runner import RunManager
-from api_facade.schemas import Health
-from api_facade.settings import Settings
+from api_facade.schemas import Health, TokenScope
+from api_facade.settings import SCOPES, Settings
 
 log = logging.getLogger("api_facade")
 
@@ -66,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.cache = {}
     app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/api/health", response_model=Health, tags=["service"])
@@ -74,6 +79,11 @@ def create_app(settings: Settings) -> FastAPI:
         manager: RunManager = request.app.state.manager
         return Health(status="ok", version=__version__, active_runs=manager.slots.used,
                       queued_runs=manager.slots.waiting)
+
+    @app.get("/api/token", response_model=TokenScope, tags=["service"], responses=ERRORS)
+    async def token_scope(scope: Annotated[str, Depends(require_token)]) -> TokenScope:
+        """What the presented token may do (the dashboard hides the rest)."""
+        return TokenScope(scope=scope, scopes=[s for s in SCOPES if has_scope(scope, s)])
 
     for module in (test, generator, benchmark, workflow):
         app.include_router(module.router)

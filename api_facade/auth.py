@@ -5,6 +5,11 @@ reveal how much of a guess was right.  Browsers cannot set headers on a
 WebSocket, so there the token may come as ``?token=`` or as a subprotocol
 ``ipfs-accel.bearer.<token>`` (offered next to ``ipfs-accel``, which the
 server then selects).
+
+Tokens have scopes (:data:`~api_facade.settings.SCOPES`): ``read`` sees
+everything, ``run`` may also start and cancel runs and generate modules; the
+main token (``IPFS_ACCEL_TOKEN``) has every scope.  A valid token without the
+scope a route needs gets 403 naming that scope.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api_facade.settings import Settings
+from api_facade.settings import SCOPES, Settings
 
 WS_PROTOCOL = "ipfs-accel"
 WS_TOKEN_PREFIX = "ipfs-accel.bearer."
@@ -39,8 +44,11 @@ def token_matches(given: str | None, expected: str) -> bool:
 def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[Settings, Depends(get_settings)],
-) -> None:
-    """Dependency of every ``/api`` route but health: a valid ``Authorization: Bearer`` header."""
+) -> str:
+    """Dependency of every ``/api`` route but health: a valid ``Authorization: Bearer`` header.
+
+    Returns the token's scope (any valid token may read).
+    """
     if credentials is None:
         raise HTTPException(
             401,
@@ -48,8 +56,22 @@ def require_token(
             "(printed by 'ipfs-accel serve', or set with IPFS_ACCEL_TOKEN)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not token_matches(credentials.credentials, settings.token):
+    scope = settings.scope_of(credentials.credentials)
+    if scope is None:
         raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return scope
+
+
+def require_run(scope: Annotated[str, Depends(require_token)]) -> None:
+    """Dependency of the routes that change something: start or cancel runs, generate modules."""
+    if not has_scope(scope, "run"):
+        raise HTTPException(403, f"this token has the '{scope}' scope; starting, cancelling and generating "
+                                 "need the 'run' scope (IPFS_ACCEL_RUN_TOKEN or IPFS_ACCEL_TOKEN)")
+
+
+def has_scope(scope: str | None, needed: str) -> bool:
+    """Whether ``scope`` includes ``needed`` (``run`` implies ``read``)."""
+    return scope is not None and SCOPES.index(scope) >= SCOPES.index(needed)
 
 
 def websocket_denial(websocket: WebSocket, settings: Settings) -> tuple[int, str] | None:
@@ -62,7 +84,7 @@ def websocket_denial(websocket: WebSocket, settings: Settings) -> tuple[int, str
                       if p.startswith(WS_TOKEN_PREFIX)), None)
     if token is None:
         return 401, f"missing token: add ?token=<token> or offer the subprotocol '{WS_TOKEN_PREFIX}<token>'"
-    if not token_matches(token, settings.token):
+    if settings.scope_of(token) is None:
         return 401, "invalid token"
     return None
 

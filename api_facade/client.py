@@ -1,7 +1,8 @@
 """Python clients of the facade: :class:`Client` (blocking) and :class:`AsyncClient`.
 
 Both start runs and tasks, read status and results, stream events (resuming
-by ``seq`` after a dropped connection, so no event is lost or repeated) and
+by ``seq`` after any connection that ends before ``RunFinished``, so no event
+is lost or repeated) and
 ``wait()`` for any terminal status with a timeout::
 
     from api_facade.client import Client
@@ -27,6 +28,8 @@ import httpx
 
 TERMINAL = frozenset({"passed", "failed", "error", "cancelled", "timeout", "interrupted"})
 SLOW_CONSUMER = 4008
+#: reconnection attempts in a row that got no event before an event stream gives up
+_MAX_RECONNECTS = 5
 _PREFIXES = {"run": "test", "bench": "benchmark", "gen": "generator", "wf": "workflow"}
 
 
@@ -37,6 +40,10 @@ class FacadeError(Exception):
         super().__init__(f"{status_code}: {detail}")
         self.status_code = status_code
         self.detail = detail
+
+
+def _backoff(failures: int) -> float:
+    return min(0.1 * 2 ** failures, 2.0)
 
 
 def area_of(run_id: str) -> str:
@@ -75,7 +82,7 @@ class _Base:
         if not self.token:
             raise ValueError("no token: pass token= or set IPFS_ACCEL_TOKEN")
         self.headers = {"Authorization": f"Bearer {self.token}"}
-        #: how often an event stream was resumed after the service dropped a slow subscriber
+        #: how often an event stream reconnected (slow-consumer drop, lost connection, early close)
         self.resumes = 0
 
     def ws_url(self, run_id: str, since: int) -> str:
@@ -154,32 +161,53 @@ class Client(_Base):
             delay = min(delay * 2, poll_s)
 
     def events(self, run_id: str, since: int = 0, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Every event after ``since`` up to ``RunFinished``; reconnects after a slow-consumer drop."""
+        """Every event after ``since`` up to ``RunFinished``, each once, in ``seq`` order.
+
+        The stream is complete only when ``RunFinished`` has arrived: after any
+        other end (a 4008 slow-consumer drop, a connection lost without a close
+        frame, a normal close that came before the last frames) it reconnects
+        with ``?since=<last seq>``.  ``TimeoutError`` after ``timeout`` seconds.
+        """
         from websockets.exceptions import ConnectionClosed
         from websockets.sync.client import connect
 
         deadline = None if timeout is None else time.monotonic() + timeout
+        failures = 0
         while True:
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            with connect(self.ws_url(run_id, since), open_timeout=remaining or 30) as socket:
-                try:
+            received = 0
+            code = None
+            try:
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+                with connect(self.ws_url(run_id, since), open_timeout=remaining or 30) as socket:
                     while True:
                         remaining = None if deadline is None else deadline - time.monotonic()
                         if remaining is not None and remaining <= 0:
                             raise TimeoutError(f"no RunFinished for {run_id} within {timeout} s")
                         event = json.loads(socket.recv(timeout=remaining))
+                        received += 1
                         since = event["seq"]
                         yield event
                         if event.get("$report_type") == "RunFinished":
                             return
-                except ConnectionClosed as closed:
-                    code = closed.rcvd.code if closed.rcvd is not None else None
-                    if code == SLOW_CONSUMER:
-                        self.resumes += 1
-                        continue  # dropped for falling behind: resume after the last seq we got
-                    if code == 1000:
-                        return  # nothing after `since`: the run had finished already
-                    raise
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd is not None else None
+                error: Exception = closed
+            except OSError as exc:  # refused or reset: the service restarts, or the network hiccups
+                if isinstance(exc, TimeoutError) and deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"no RunFinished for {run_id} within {timeout} s") from None
+                error = exc
+            if code == 1000 and not received and self._finished_at(self.status(run_id), since):
+                return  # nothing after `since`: the run had finished already
+            failures = 0 if received else failures + 1
+            if failures > _MAX_RECONNECTS:
+                raise error
+            if failures:
+                time.sleep(_backoff(failures))
+            self.resumes += 1
+
+    @staticmethod
+    def _finished_at(status: dict[str, Any], since: int) -> bool:
+        return status["status"] in TERMINAL and (status.get("last_seq") or 0) <= since
 
     def close(self) -> None:
         self._http.close()
@@ -251,25 +279,36 @@ class AsyncClient(_Base):
             delay = min(delay * 2, poll_s)
 
     async def events(self, run_id: str, since: int = 0) -> AsyncIterator[dict[str, Any]]:
-        """Every event after ``since`` up to ``RunFinished``; reconnects after a slow-consumer drop."""
+        """Every event after ``since`` up to ``RunFinished``; resumes like :meth:`Client.events`."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed
 
+        failures = 0
         while True:
-            async with connect(self.ws_url(run_id, since)) as socket:
-                try:
-                    async for message in socket:
-                        event = json.loads(message)
+            received = 0
+            code = None
+            try:
+                async with connect(self.ws_url(run_id, since)) as socket:
+                    while True:
+                        event = json.loads(await socket.recv())
+                        received += 1
                         since = event["seq"]
                         yield event
                         if event.get("$report_type") == "RunFinished":
                             return
-                except ConnectionClosed as closed:
-                    if closed.rcvd is not None and closed.rcvd.code == SLOW_CONSUMER:
-                        self.resumes += 1
-                        continue
-                    raise
-                return  # closed normally: nothing after `since` (the run had finished)
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd is not None else None
+                error: Exception = closed
+            except OSError as exc:
+                error = exc
+            if code == 1000 and not received and Client._finished_at(await self.status(run_id), since):
+                return
+            failures = 0 if received else failures + 1
+            if failures > _MAX_RECONNECTS:
+                raise error
+            if failures:
+                await asyncio.sleep(_backoff(failures))
+            self.resumes += 1
 
     async def aclose(self) -> None:
         await self._http.aclose()

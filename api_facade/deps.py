@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
-from api_facade.auth import get_settings
+from api_facade.auth import get_settings, require_run
 from api_facade.db import ServiceDB
 from api_facade.hub import Hub
 from api_facade.jobs import Job
@@ -14,7 +14,7 @@ from api_facade.runner import RunManager
 from api_facade.schemas import RUN_ID_PATTERN, ErrorBody
 from api_facade.settings import Settings
 
-__all__ = ["get_settings", "get_manager", "get_db", "get_hub", "RunId", "ERRORS", "find_job"]
+__all__ = ["get_settings", "get_manager", "get_db", "get_hub", "RunId", "ERRORS", "RUN_SCOPE", "find_job"]
 
 
 def get_manager(request: Request) -> RunManager:
@@ -38,8 +38,11 @@ RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="the id returned
 #: documented error responses of authenticated routes
 ERRORS = {
     401: {"model": ErrorBody, "description": "missing or invalid bearer token"},
+    403: {"model": ErrorBody, "description": "the token lacks the scope this route needs"},
     422: {"model": ErrorBody, "description": "invalid input; `detail` says what to fix"},
 }
+#: the dependency of routes that start, cancel or generate (a read token gets 403)
+RUN_SCOPE = [Depends(require_run)]
 NOT_FOUND = {404: {"model": ErrorBody, "description": "no such run or task"}}
 
 KIND_PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",

@@ -3,7 +3,10 @@
 - :func:`validation_handler` turns Pydantic's error list into one line that
   names each bad field and what it needs.
 - :class:`BodyLimit` refuses request bodies over the configured size with a 413
-  before the application reads them.
+  before the application reads them, and JSON bodies that are not UTF-8 or
+  nest deeper than :data:`MAX_JSON_DEPTH` with a 400 that says so.
+- Messages are made safe to encode (a lone surrogate echoed back must not
+  turn a 4xx into a 500).
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: no request body of this API nests deeper than a few levels; deeper is an attack or a mistake
+MAX_JSON_DEPTH = 32
 
 
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -36,6 +43,8 @@ def describe(error: dict[str, Any]) -> str:
         if where == "body":
             return "a JSON body is required (Content-Type: application/json)"
         return f"{where} is required"
+    if kind == "string_unicode":
+        return f"{where}: holds a lone surrogate (a \\ud800-\\udfff escape without its pair): send valid Unicode"
     if kind == "extra_forbidden":
         return f"unknown field '{where}': check its spelling against /docs"
     if kind == "model_attributes_type" or (kind == "dict_type" and where == "body"):
@@ -45,12 +54,64 @@ def describe(error: dict[str, Any]) -> str:
     return f"{where}: {message}"
 
 
+def safe_text(text: str) -> str:
+    """``text`` with anything UTF-8 cannot carry (lone surrogates) written as ``\\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _safe_loc(loc: Any) -> list[Any]:
+    return [safe_text(p) if isinstance(p, str) else p for p in loc]
+
+
 async def validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
-    lines = list(dict.fromkeys(describe(e) for e in errors))
+    lines = list(dict.fromkeys(safe_text(describe(e)) for e in errors))
     detail = "; ".join(lines) if lines else "invalid request"
-    slim = [{"loc": list(e.get("loc", ())), "msg": describe(e), "type": e.get("type")} for e in errors]
+    slim = [{"loc": _safe_loc(e.get("loc", ())), "msg": safe_text(describe(e)), "type": e.get("type")}
+            for e in errors]
     return JSONResponse({"detail": detail, "errors": slim}, status_code=422)
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """FastAPI's own answer to an ``HTTPException``, with a detail that can always be encoded."""
+    detail = safe_text(exc.detail) if isinstance(exc.detail, str) else exc.detail
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON body cannot be read at all (not UTF-8, nested too deep), or ``None``.
+
+    Other syntax errors are left to the app, whose 422 names the position.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (f"the body is not UTF-8 (byte 0x{body[exc.start]:02x} at position {exc.start}): "
+                "send JSON encoded as UTF-8")
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None  # cannot nest deeper than it has brackets (the common, small body)
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    return (f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels; "
+                            "no request of this API needs more than a few")
+        elif char in "]}":
+            depth -= 1
+    return None
 
 
 class BodyLimit:
@@ -87,6 +148,11 @@ class BodyLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if body and _is_json(scope):
+            problem = json_body_problem(body)
+            if problem:
+                await _reply(send, 400, problem)
+                return
         sent = False
 
         async def replay() -> Message:
@@ -100,6 +166,14 @@ class BodyLimit:
 
     def _too_large(self) -> str:
         return f"the request body exceeds {self.max_bytes} bytes; send a smaller request"
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

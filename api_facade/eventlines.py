@@ -4,6 +4,10 @@ A pytest subprocess runs user code, so its event stream may carry anything:
 lines too long, invalid UTF-8, JSON that is not an object.  None of it may
 crash the service or grow its memory without bound, and nothing is dropped
 silently: a bad line becomes an ``InvalidEvent`` saying what was wrong.
+
+Nor may test code speak for the service: an event whose type the service
+itself emits (:data:`SERVICE_EVENT_TYPES`, e.g. a forged ``RunFinished``) is
+dropped, and the first such line of a run becomes one ``ServiceWarning``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,11 @@ from typing import Any
 
 INVALID = "InvalidEvent"
 _PREVIEW = 200
+#: event types only the service emits; the same type on a run's pipe is a forgery
+SERVICE_EVENT_TYPES = frozenset({
+    "RunQueued", "RunStarted", "RunFinished", "StepStart", "StepFinish", "GeneratedFile",
+    INVALID, "ServiceWarning",
+})
 
 
 class LineDecoder:
@@ -27,6 +36,8 @@ class LineDecoder:
         self._buffer = bytearray()
         self._skipping = 0  # bytes discarded so far from an over-long line
         self._pending_preview = b""
+        #: lines dropped because they carried a service event type
+        self.forged = 0
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -65,21 +76,36 @@ class LineDecoder:
         self._buffer.clear()
         if not line.strip():
             return []
-        return [parse_line(line)]
+        event, parsed = _parse(line)
+        kind = event["$report_type"]
+        if parsed and kind in SERVICE_EVENT_TYPES:
+            self.forged += 1
+            if self.forged > 1:
+                return []
+            return [{"$report_type": "ServiceWarning",
+                     "message": f"the run's event stream sent a {kind!r} event, a type only the service "
+                                "emits; it and any later such events were dropped",
+                     "line": line[:_PREVIEW].decode("utf-8", "replace")}]
+        return [event]
 
 
 def parse_line(line: bytes) -> dict[str, Any]:
     """One line -> an event dict (``InvalidEvent`` when it is not a JSON object with a type)."""
+    return _parse(line)[0]
+
+
+def _parse(line: bytes) -> tuple[dict[str, Any], bool]:
+    """The event and whether it is the line's own object (``False``: an ``InvalidEvent`` made here)."""
     try:
         value = json.loads(line)
     except (ValueError, RecursionError) as exc:
         # ValueError covers bad UTF-8 and bad JSON; deep nesting raises RecursionError
-        return invalid(f"not JSON: {str(exc)[:120]}", line)
+        return invalid(f"not JSON: {str(exc)[:120]}", line), False
     if not isinstance(value, dict):
-        return invalid(f"a JSON {type(value).__name__}, not an object", line)
+        return invalid(f"a JSON {type(value).__name__}, not an object", line), False
     if not isinstance(value.get("$report_type"), str):
-        return invalid("no '$report_type' string", line)
-    return value
+        return invalid("no '$report_type' string", line), False
+    return value, True
 
 
 def invalid(reason: str, line: bytes) -> dict[str, Any]:

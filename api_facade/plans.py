@@ -19,13 +19,10 @@ async def generate(ctx: RunContext, models: list[str], test_type: str, *, force:
     paths: list[str] = []
     for model in models:
         ctx.check()
-        async with ctx.manager.generate_lock:
-            try:
-                made: Generated = await asyncio.to_thread(
-                    generate_module, model, test_type, settings.generated_dir, force=force
-                )
-            except GenerationError as exc:
-                raise StepFailed("error", str(exc)) from None
+        try:
+            made = await _cancellable(ctx, model, test_type, force=force)
+        except GenerationError as exc:
+            raise StepFailed("error", str(exc)) from None
         relative = made.path.relative_to(settings.suite_root).as_posix()
         ctx.publish({"$report_type": "GeneratedFile", "model": model, "test_type": test_type,
                      "path": relative, "written": made.written})
@@ -33,6 +30,44 @@ async def generate(ctx: RunContext, models: list[str], test_type: str, *, force:
         if relative not in ctx.job.files:
             ctx.job.files.append(relative)
     return paths
+
+
+async def _cancellable(ctx: RunContext, model: str, test_type: str, *, force: bool) -> Generated:
+    """One generation under the generate lock; a cancel or timeout stops waiting for it.
+
+    A generation still waiting for the lock is withdrawn.  One already in its
+    thread cannot be stopped: it finishes (holding the lock, so no other
+    generation writes the same file meanwhile) while the job ends at once.
+    """
+    started = False
+
+    async def locked() -> Generated:
+        nonlocal started
+        async with ctx.manager.generate_lock:
+            started = True
+            return await asyncio.to_thread(generate_module, model, test_type, ctx.manager.settings.generated_dir,
+                                           force=force)
+
+    task = asyncio.ensure_future(locked())
+    stop = asyncio.ensure_future(ctx.cancelled.wait())
+    timeout = None if ctx.deadline is None else max(ctx.deadline - asyncio.get_running_loop().time(), 0)
+    try:
+        await asyncio.wait({task, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        if started:
+            task.add_done_callback(_consume)
+        else:
+            task.cancel()
+        ctx.check()
+        raise ctx.stop or StepFailed("error", "generation was interrupted")
+    return task.result()
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # an abandoned generation's failure is not worth a loop warning
 
 
 def shape_filter(batch_sizes: list[int], seq_lens: list[int], dtype: str) -> str:
@@ -54,6 +89,12 @@ def bench_options(request: dict[str, Any]) -> list[str]:
         if request.get(key) is not None:
             options.append(f"{option}={request[key]}")
     return options
+
+
+def bench_env(request: dict[str, Any]) -> dict[str, str]:
+    """The generated benchmark module's sweep, set to the requested shapes (see its ``sweep_sizes``)."""
+    return {"IPFS_ACCEL_BENCH_BATCH_SIZES": ",".join(map(str, request["batch_sizes"])),
+            "IPFS_ACCEL_BENCH_SEQ_LENS": ",".join(map(str, request["seq_lens"]))}
 
 
 def _pytest_outcome(ctx: RunContext, code: int) -> tuple[str, str | None]:
@@ -82,11 +123,12 @@ async def test_plan(ctx: RunContext) -> tuple[str, str | None]:
 async def benchmark_plan(ctx: RunContext) -> tuple[str, str | None]:
     request = ctx.job.request
     files = await ctx.step("generate", lambda: generate(ctx, request["models"], "benchmark", force=True))
-    code = await ctx.pytest(files, hardware=request.get("hardware"), extra=bench_options(request))
+    code = await ctx.pytest(files, hardware=request.get("hardware"), extra=bench_options(request),
+                            env=bench_env(request))
     status, reason = _pytest_outcome(ctx, code)
     if code == 5:
         reason = (f"no benchmark case matched batch sizes {request['batch_sizes']}, sizes "
-                  f"{request['seq_lens']} and dtype {request['dtype']} (see the generated module's SWEEP)")
+                  f"{request['seq_lens']} and dtype {request['dtype']} (vision and fixed-length speech models have one input size: their module's BENCH_SIZES)")
     return status, reason
 
 
@@ -112,7 +154,7 @@ async def workflow_plan(ctx: RunContext) -> tuple[str, str | None]:
     test_file, bench_file = await ctx.step("generate", make)
 
     async def run_step(targets: list[str], suffix: str, extra: list[str] | None = None) -> None:
-        code = await ctx.pytest(targets, hardware=hardware, extra=extra, suffix=suffix)
+        code = await ctx.pytest(targets, hardware=hardware, extra=extra, suffix=suffix, env=bench_env(request))
         status, reason = _pytest_outcome(ctx, code)
         if status != "passed":
             raise StepFailed(status, reason or status)

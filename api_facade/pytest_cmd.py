@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 
 import pytest_ipfs_accel
+from api_facade.settings import TOKEN_VARIABLES
 
 PLUGIN_MODULE = "pytest_ipfs_accel.plugin"
 #: after the path a node id may hold any printable text (parametrize ids are free-form);
@@ -34,6 +35,11 @@ def check_target(target: str, suite_root: Path) -> str:
         raise TargetError(f"target {target!r} has surrounding whitespace")
     if target.startswith("-"):
         raise TargetError(f"target {target!r} starts with '-': targets are paths, not pytest options")
+    try:
+        target.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (JSON allows "\ud800"): no file or argv holds it
+        raise TargetError(f"target {target!r} is not valid Unicode (a lone surrogate at position {exc.start}): "
+                          "send the path as UTF-8 text") from None
     path_part, _, node_part = target.partition("::")
     if not _PRINTABLE.match(path_part):
         raise TargetError(f"target {target!r} has control characters")
@@ -92,7 +98,8 @@ def subprocess_env() -> dict[str, str]:
     """The environment of a run: ours, plus the package on ``PYTHONPATH`` when not installed."""
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)  # the service's own pytest options must not leak into runs
-    env.pop("IPFS_ACCEL_TOKEN", None)  # test code has no business with the API token
+    for variable in TOKEN_VARIABLES:
+        env.pop(variable, None)  # test code has no business with the API tokens
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_XDIST_WORKER_COUNT", None)
     env.pop("PYTEST_CURRENT_TEST", None)

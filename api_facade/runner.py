@@ -181,8 +181,8 @@ class RunContext:
         return result
 
     async def pytest(self, targets: list[str], *, hardware: list[str] | None = None, workers: int = 0,
-                     extra: list[str] | None = None, suffix: str = "") -> int:
-        """Run pytest once for this job; returns its exit status (raises :class:`Stopped`)."""
+                     extra: list[str] | None = None, suffix: str = "", env: dict[str, str] | None = None) -> int:
+        """Run pytest once for this job (``env``: extra variables); returns its exit status."""
         self.check()
         plugin_run_id = self.job.run_id + suffix
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +199,7 @@ class RunContext:
         try:
             with (self.run_dir / OUTPUT_LOG).open("ab") as output:
                 process = await asyncio.create_subprocess_exec(
-                    *argv, cwd=settings.suite_root, env=subprocess_env(), stdin=asyncio.subprocess.DEVNULL,
+                    *argv, cwd=settings.suite_root, env={**subprocess_env(), **(env or {})}, stdin=asyncio.subprocess.DEVNULL,
                     stdout=output, stderr=asyncio.subprocess.STDOUT, pass_fds=(write_fd,),
                     start_new_session=True,
                 )

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from hardware_markers.base import BACKENDS
 
@@ -43,12 +43,28 @@ class Request(BaseModel):
     def _model_ref(cls, model: str) -> str:
         return _check_models([model])[0]
 
-    @field_validator("batch_sizes", "seq_lens", check_fields=False)
+    @field_validator("batch_sizes", check_fields=False)
     @classmethod
-    def _shape_values(cls, values: list[int]) -> list[int]:
-        if any(v < 1 or v > 65536 for v in values):
-            raise ValueError("each value must be between 1 and 65536")
-        return sorted(set(values))
+    def _batch_sizes(cls, values: list[int]) -> list[int]:
+        return _check_sizes(values, MAX_BATCH_SIZE)
+
+    @field_validator("seq_lens", check_fields=False)
+    @classmethod
+    def _seq_lens(cls, values: list[int]) -> list[int]:
+        return _check_sizes(values, MAX_SEQ_LEN)
+
+
+#: bounds of a benchmark shape: any batch size and sequence length within them may be asked for
+MAX_BATCH_SIZE = 1024
+MAX_SEQ_LEN = 16384
+MAX_SHAPE_ELEMENTS = 1 << 18  # batch size x sequence length of the largest case
+
+
+def _check_sizes(values: list[int], most: int) -> list[int]:
+    bad = [v for v in values if not 1 <= v <= most]
+    if bad:
+        raise ValueError(f"each value must be between 1 and {most}; got {', '.join(map(str, bad))}")
+    return sorted(set(values))
 
 
 def _check_hardware(names: list[str]) -> list[str]:
@@ -82,21 +98,33 @@ class TestRunRequest(Request):
     hardware: list[str] = Field(default_factory=list, max_length=len(BACKENDS),
                                 description="backends (--ipfs-hw); empty = auto")
     test_type: TestType = "basic"
-    workers: int = Field(0, ge=0, le=64, description="pytest-xdist workers (-n); 0 = no xdist")
-    timeout_s: float | None = Field(None, gt=0, description="end the run after this many seconds")
+    workers: int = Field(0, ge=0, le=64, strict=True, description="pytest-xdist workers (-n); 0 = no xdist")
+    timeout_s: float | None = Field(None, gt=0, strict=True, description="end the run after this many seconds")
 
 
 class BenchmarkShape(Request):
     """The benchmark sweep and budget a benchmark or workflow request asks for."""
 
-    batch_sizes: list[int] = Field(default_factory=lambda: [1], min_length=1, max_length=16)
-    seq_lens: list[int] = Field(default_factory=lambda: [16], min_length=1, max_length=16)
+    batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1, max_length=16,
+                                         description=f"any batch sizes from 1 to {MAX_BATCH_SIZE}")
+    seq_lens: list[StrictInt] = Field(default_factory=lambda: [16], min_length=1, max_length=16,
+                                      description=f"any sequence lengths (text) or sample counts (audio) from 1 "
+                                                  f"to {MAX_SEQ_LEN}; vision and fixed-length speech models "
+                                                  "have one size, their module's")
     dtype: Dtype = "float32"
-    max_time_s: float | None = Field(None, gt=0, le=600,
+    max_time_s: float | None = Field(None, gt=0, le=600, strict=True,
                                      description="time budget of each case's timed rounds (--ipfs-bench-max-time)")
-    min_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-min-rounds")
-    max_rounds: int | None = Field(None, ge=1, le=100000, description="--ipfs-bench-max-rounds")
-    timeout_s: float | None = Field(None, gt=0)
+    min_rounds: int | None = Field(None, ge=1, le=100000, strict=True, description="--ipfs-bench-min-rounds")
+    max_rounds: int | None = Field(None, ge=1, le=100000, strict=True, description="--ipfs-bench-max-rounds")
+    timeout_s: float | None = Field(None, gt=0, strict=True)
+
+    @model_validator(mode="after")
+    def _shape_size(self) -> BenchmarkShape:
+        largest = max(self.batch_sizes) * max(self.seq_lens)
+        if largest > MAX_SHAPE_ELEMENTS:
+            raise ValueError(f"batch size x sequence length may be at most {MAX_SHAPE_ELEMENTS}; "
+                             f"{max(self.batch_sizes)} x {max(self.seq_lens)} = {largest}")
+        return self
 
 
 class BenchmarkRunRequest(BenchmarkShape):
@@ -111,13 +139,13 @@ class GenerateRequest(Request):
 
     model: str = Field(pattern=MODEL_PATTERN, max_length=200)
     test_type: TestType = "basic"
-    force: bool = Field(False, description="overwrite an existing module")
+    force: bool = Field(False, strict=True, description="overwrite an existing module")
 
 
 class GenerateBatchRequest(Request):
     models: list[str] = Field(min_length=1, max_length=50)
     test_type: TestType = "basic"
-    force: bool = False
+    force: bool = Field(False, strict=True)
 
 
 class WorkflowRequest(BenchmarkShape):
@@ -141,6 +169,13 @@ class Health(BaseModel):
     version: str
     active_runs: int
     queued_runs: int
+
+
+class TokenScope(BaseModel):
+    """The presented token's scope: ``read`` sees everything, ``run`` may also start, cancel, generate."""
+
+    scope: Literal["read", "run"]
+    scopes: list[str]
 
 
 class Accepted(BaseModel):
@@ -229,6 +264,12 @@ class TestResults(BaseModel):
 
 class Cancelled(BaseModel):
     run_id: str
+    status: Status
+    reason: str | None
+
+
+class TaskCancelled(BaseModel):
+    task_id: str
     status: Status
     reason: str | None
 

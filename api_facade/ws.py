@@ -6,7 +6,10 @@ sent.  Then the socket gets every event after ``since`` — the replay first,
 then live ones — each one JSON object with ``seq``; after ``RunFinished`` it is
 closed normally (1000).  A subscriber that falls ``subscriber_queue`` events
 behind is closed with :data:`~api_facade.hub.SLOW_CONSUMER` and a reason that
-says from which ``seq`` to resume.
+says from which ``seq`` to resume.  That close frame queues behind what the
+socket holds already, so it can only go out once the client reads again: the
+server waits for that up to ``close_wait_s`` (a stalled client would otherwise
+see its connection end without a close frame, 1006).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ async def admit(websocket: WebSocket, settings: Settings) -> int | None:
     return since
 
 
-async def stream_events(websocket: WebSocket, stream: RunStream, since: int) -> None:
+async def stream_events(websocket: WebSocket, stream: RunStream, since: int, close_wait_s: float = 60.0) -> None:
     """Send the events of ``stream`` after ``since`` until ``RunFinished``, then close."""
     await websocket.accept(subprotocol=chosen_subprotocol(websocket))
     backlog, subscriber = stream.subscribe(since)
@@ -78,7 +81,7 @@ async def stream_events(websocket: WebSocket, stream: RunStream, since: int) -> 
         if sender in done and sender.exception() is None:
             await _close(websocket, 1000, "run finished")
         elif dropped is not None and dropped in done:
-            await _close(websocket, SLOW_CONSUMER, f"too slow: reconnect with since={cursor.seq}")
+            await _close(websocket, SLOW_CONSUMER, f"too slow: reconnect with since={cursor.seq}", close_wait_s)
     finally:
         stream.unsubscribe(subscriber)
 
@@ -115,7 +118,8 @@ async def _until_disconnect(websocket: WebSocket) -> None:
                 return
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+async def _close(websocket: WebSocket, code: int, reason: str, wait_s: float = 5.0) -> None:
+    # the server sends a close only when the socket takes writes again (the client reads)
     if websocket.application_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=code, reason=reason), 5)
+            await asyncio.wait_for(websocket.close(code=code, reason=reason), wait_s)

@@ -10,7 +10,16 @@ from pydantic import BaseModel
 
 from api_facade import queries
 from api_facade.auth import require_token
-from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.deps import (
+    ERRORS,
+    NOT_FOUND,
+    RUN_SCOPE,
+    DBDep,
+    ManagerDep,
+    RunId,
+    SettingsDep,
+    find_job,
+)
 from api_facade.plans import benchmark_plan
 from api_facade.routers.common import cancel, check_timeout, detect_hardware, serve_events, start
 from api_facade.routers.test import models as known_models
@@ -72,7 +81,7 @@ class HistoryFacets(BaseModel):
     dtypes: list[str]
 
 
-@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
              responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
 async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate benchmark modules for the models and run the cases of these shapes and dtype."""
@@ -102,7 +111,7 @@ async def benchmark_rows(job, db) -> list[BenchmarkRow]:
     return [BenchmarkRow(**r) for r in rows]
 
 
-@router.post("/cancel/{run_id}", response_model=Cancelled,
+@router.post("/cancel/{run_id}", dependencies=RUN_SCOPE, response_model=Cancelled,
              responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
 async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
     return await cancel(manager, await find_job(manager, run_id, "benchmark"))

@@ -63,7 +63,7 @@ async def serve_events(websocket: WebSocket, run_id: str, kind: str) -> None:
     if job is None or job.kind != kind:
         await deny(websocket, 404, f"no {kind} run or task with id {run_id!r}")
         return
-    await stream_events(websocket, hub.get(run_id), since)
+    await stream_events(websocket, hub.get(run_id), since, app.state.settings.slow_close_wait_s)
 
 
 async def detect_hardware() -> HardwareList:

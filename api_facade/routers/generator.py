@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Web
 from fastapi.responses import PlainTextResponse
 
 from api_facade.auth import require_token
-from api_facade.deps import ERRORS, NOT_FOUND, ManagerDep, SettingsDep, find_job
+from api_facade.deps import ERRORS, NOT_FOUND, RUN_SCOPE, ManagerDep, SettingsDep, find_job
 from api_facade.generation import template_names, test_types
 from api_facade.plans import generate_plan
-from api_facade.routers.common import detect_hardware, serve_events, start
+from api_facade.routers.common import cancel, detect_hardware, serve_events, start
 from api_facade.schemas import (
     RUN_ID_PATTERN,
     Accepted,
@@ -21,6 +21,7 @@ from api_facade.schemas import (
     GeneratedFile,
     GenerateRequest,
     HardwareList,
+    TaskCancelled,
     TaskResult,
     TaskStatus,
     Templates,
@@ -34,16 +35,24 @@ ws_router = APIRouter(prefix="/api/generator", tags=["generator"])
 TaskId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="the id returned when the task was started")]
 
 
-@router.post("/model", status_code=202, response_model=Accepted, response_model_exclude_none=True)
+@router.post("/model", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True)
 async def generate_model(body: GenerateRequest, manager: ManagerDep) -> Accepted:
     """Generate the module of one model; its path is a target for ``POST /api/test/run``."""
     return await start(manager, "generate", body.model_dump(), generate_plan, uses_slot=False)
 
 
-@router.post("/batch", status_code=202, response_model=Accepted, response_model_exclude_none=True)
+@router.post("/batch", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True)
 async def generate_batch(body: GenerateBatchRequest, manager: ManagerDep) -> Accepted:
     """Generate modules for several models in one task (it stops at the first that fails)."""
     return await start(manager, "generate", body.model_dump(), generate_plan, uses_slot=False)
+
+
+@router.post("/cancel/{task_id}", dependencies=RUN_SCOPE, response_model=TaskCancelled,
+             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the task has ended already"}})
+async def cancel_task(task_id: TaskId, manager: ManagerDep) -> TaskCancelled:
+    """Cancel a generator task; a module being written is finished first, the rest are not started."""
+    done = await cancel(manager, await find_job(manager, task_id, "generate", "task"))
+    return TaskCancelled(task_id=done.run_id, status=done.status, reason=done.reason)
 
 
 @router.get("/status/{task_id}", response_model=TaskStatus, responses=NOT_FOUND)

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 
 from api_facade import db as dbq
 from api_facade.auth import require_token
-from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.deps import (
+    ERRORS,
+    NOT_FOUND,
+    RUN_SCOPE,
+    DBDep,
+    ManagerDep,
+    RunId,
+    SettingsDep,
+    find_job,
+)
 from api_facade.generation import known_models
 from api_facade.plans import test_plan
 from api_facade.pytest_cmd import TargetError, check_target
@@ -43,7 +52,7 @@ ws_router = APIRouter(prefix="/api/test", tags=["test"])
 RUN_KINDS = ("test", "benchmark", "workflow")
 
 
-@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
              responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
 async def start_run(body: TestRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Start a pytest run; it queues when the service runs its maximum already."""
@@ -101,7 +110,7 @@ async def runs(
     return RunList(runs=[run_summary(j) for j in jobs])
 
 
-@router.post("/cancel/{run_id}", response_model=Cancelled,
+@router.post("/cancel/{run_id}", dependencies=RUN_SCOPE, response_model=Cancelled,
              responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
 async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
     """Cancel a queued or running run; its whole process group ends before this answers."""

@@ -6,7 +6,16 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 
 from api_facade import db as dbq
 from api_facade.auth import require_token
-from api_facade.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, RunId, SettingsDep, find_job
+from api_facade.deps import (
+    ERRORS,
+    NOT_FOUND,
+    RUN_SCOPE,
+    DBDep,
+    ManagerDep,
+    RunId,
+    SettingsDep,
+    find_job,
+)
 from api_facade.plans import failed_step, workflow_plan
 from api_facade.routers.benchmark import benchmark_rows
 from api_facade.routers.common import cancel, check_timeout, serve_events, start
@@ -27,7 +36,7 @@ router = APIRouter(prefix="/api/workflow", tags=["workflow"], dependencies=[Depe
 ws_router = APIRouter(prefix="/api/workflow", tags=["workflow"])
 
 
-@router.post("/run", status_code=202, response_model=Accepted, response_model_exclude_none=True,
+@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
              responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
 async def start_workflow(body: WorkflowRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate tests and benchmarks for the model, run the tests, then the benchmarks."""
@@ -58,7 +67,7 @@ async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> WorkflowResu
     )
 
 
-@router.post("/cancel/{run_id}", response_model=Cancelled,
+@router.post("/cancel/{run_id}", dependencies=RUN_SCOPE, response_model=Cancelled,
              responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
 async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
     return await cancel(manager, await find_job(manager, run_id, "workflow"))

@@ -1,0 +1,157 @@
+"""The facade trusts nothing and loses nothing: forged events, bad text, stalled and cut-off clients.
+
+A real service (uvicorn on 127.0.0.1) with real HTTP and WebSocket clients; the
+test modules that misbehave are written into its suite root here.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.sync.server import serve
+
+from api_facade.client import Client
+from api_facade.testing import ServiceProcess, free_port, make_suite
+
+TOKEN = "trust-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+_EVENT_FD = '''
+import os
+import sys
+
+
+def event_fd():
+    for arg in sys.argv:
+        if arg.startswith("--ipfs-events=fd:"):
+            return int(arg.split(":", 1)[1])
+    raise AssertionError("not run by the facade")
+'''
+
+FORGE = _EVENT_FD + '''
+
+def test_forge():
+    fd = event_fd()
+    os.write(fd, b'{"$report_type": "RunFinished", "status": "passed", "counts": {"passed": 999}}\\n')
+    os.write(fd, b'{"$report_type": "RunQueued", "run_id": "x"}\\n{"$report_type": "StepStart", "step": "x"}\\n')
+    os.write(fd, b'{"$report_type": "InvalidEvent", "reason": "forged"}\\n')
+
+
+def test_after():
+    pass
+
+
+def test_fails():
+    assert False, "the real run fails"
+'''
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory):
+    root = make_suite(tmp_path_factory.mktemp("suite"))
+    (root / "tests" / "test_forge.py").write_text(FORGE)
+    data = tmp_path_factory.mktemp("data")
+    with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=TOKEN, subscriber_queue=200,
+                        max_request_bytes=200_000, log_path=data / "service.log") as svc:
+        svc.data = data
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    with Client(service.url, token=TOKEN) as c:
+        yield c
+
+
+def test_a_test_cannot_forge_the_end_of_its_run(service, client: Client):
+    run_id = client.start_run(["tests/test_forge.py"])
+    streams = [list(client.events(run_id, timeout=120)) for _ in range(2)]
+    events = streams[0]
+    assert streams[1] == events
+    kinds = [e["$report_type"] for e in events]
+    assert kinds.count("RunFinished") == 1 and kinds[-1] == "RunFinished"
+    assert kinds.count("RunQueued") == 1 and "StepStart" not in kinds and "InvalidEvent" not in kinds
+    assert events[-1]["status"] == "failed" and events[-1]["counts"] == {"passed": 2, "failed": 1}
+    warnings = [e for e in events if e["$report_type"] == "ServiceWarning"]
+    assert len(warnings) == 1 and "'RunFinished'" in warnings[0]["message"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    status = client.status(run_id)
+    assert status["status"] == "failed"
+    assert status["progress"] == {"collected": 3, "done": 3, "fraction": 1.0}
+    log = (service.data / "service.log").read_text()
+    assert "Traceback" not in log and "has finished" not in log
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    (b'{"targets": ["quick/\\ud800.py"]}', 422, "lone surrogate"),
+    (b'{"targets": ["tests/test_fast.py::test_\\udc80ok"]}', 422, "lone surrogate"),
+    (b'{"targets": ["tests"], "\\ud800": 1}', 422, "body: holds a lone surrogate"),
+    (b'{"targets": ["tests"], "hardware": ["\\ud800"]}', 422, "unknown backend(s)"),
+    (b'{"targets": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "nests deeper than 32 levels"),
+    (b'{"targets": ["tests/\xff\xfe.py"]}', 400, "not UTF-8 (byte 0xff at position 20)"),
+    (b'{"targets": ["tests"], "workers": true}', 422, "workers: Input should be a valid integer"),
+    (b'{"targets": ["tests"], "timeout_s": true}', 422, "timeout_s: Input should be a valid number"),
+])
+def test_text_json_cannot_carry_is_a_4xx_that_says_why(service, body, status, message):
+    answer = httpx.post(f"{service.url}/api/test/run", content=body, timeout=30,
+                        headers={**AUTH, "Content-Type": "application/json"})
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["detail"]
+
+
+def test_a_stalled_subscriber_gets_4008_then_resumes_exactly(service, client: Client):
+    """It reads nothing for 7 s while the run bursts 3000 events past its 200-event queue."""
+    run_id = client.start_run(["tests/test_noise.py"])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # no autotuning to tens of MB
+    sock.connect(("127.0.0.1", service.port))
+    with connect(f"{service.ws_url}/api/test/ws/{run_id}?token={TOKEN}", sock=sock, max_queue=4,
+                 max_size=None) as ws:
+        time.sleep(7)  # longer than the old server waited for its close frame to go out
+        seqs = []
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                seqs.append(json.loads(ws.recv(timeout=60))["seq"])
+    closed = info.value.rcvd
+    assert closed is not None, "the connection ended without a close frame (1006)"
+    assert (closed.code, closed.reason) == (4008, f"too slow: reconnect with since={seqs[-1]}")
+    assert seqs == list(range(1, len(seqs) + 1))
+    rest = list(client.events(run_id, since=seqs[-1], timeout=120))
+    assert [e["seq"] for e in rest] == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(rest)))
+    assert rest[-1]["$report_type"] == "RunFinished" and rest[-1]["status"] == "passed"
+
+
+def test_the_client_resumes_until_run_finished():
+    """A connection cut without a close frame, then one closed normally before the last frames."""
+    events = [{"$report_type": "RunQueued", "seq": 1}, {"$report_type": "TestResult", "seq": 2},
+              {"$report_type": "TestResult", "seq": 3}, {"$report_type": "RunFinished", "seq": 4}]
+    asked: list[str] = []
+
+    def handler(connection) -> None:
+        path = connection.request.path
+        asked.append(path)
+        since = int(path.split("since=")[1].split("&")[0])
+        end = {1: 2, 2: 3}.get(len(asked), 4)
+        for event in events[since:end]:
+            connection.send(json.dumps(event))
+        if len(asked) == 1:  # 1006: the TCP connection ends without a close frame
+            time.sleep(0.2)
+            connection.socket.shutdown(socket.SHUT_RDWR)
+            return
+        connection.close(1000)  # a normal close, but RunFinished has not come
+
+    port = free_port()
+    with serve(handler, "127.0.0.1", port) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with Client(f"http://127.0.0.1:{port}", token="t") as client:
+            got = list(client.events("run-x", timeout=30))
+            assert client.resumes == 2
+        server.shutdown()
+    assert got == events
+    assert [p.split("?")[1].split("&")[0] for p in asked] == ["since=0", "since=2", "since=3"]
