@@ -51,14 +51,15 @@ def benchmark_history(con, *, model: str | None, hardware: str | None, batch_siz
     )
 
 
-def compare_runs(con, base: str, head: str, threshold_pct: float, alpha: float) -> dict[str, Any]:
+def compare_runs(con, base: str, head: str, threshold_pct: float, alpha: float,
+                 statistic: str | None = None) -> dict[str, Any]:
     """The benchmark comparison of two plugin runs (``ipfs-accel compare``'s statistics)."""
     from pytest_ipfs_accel.bench.compare import compare_cases, load_cases
 
     base_id = store.resolve_run_id(con, base)
     head_id = store.resolve_run_id(con, head)
     cases = compare_cases(load_cases(con, base_id), load_cases(con, head_id),
-                          threshold_pct=threshold_pct, alpha=alpha)
+                          threshold_pct=threshold_pct, alpha=alpha, statistic=statistic)
     verdicts: dict[str, int] = {}
     for case in cases:
         verdicts[case.verdict] = verdicts.get(case.verdict, 0) + 1
@@ -66,6 +67,7 @@ def compare_runs(con, base: str, head: str, threshold_pct: float, alpha: float) 
         "base": base_id,
         "head": head_id,
         "threshold_pct": threshold_pct,
+        "statistic": statistic,
         "alpha": alpha,
         "verdicts": verdicts,
         "cases": [case.as_dict() for case in cases],

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api_facade import queries
 from api_facade.auth import require_token
@@ -37,6 +37,7 @@ from api_facade.schemas import (
     RunStatus,
 )
 from api_facade.views import run_status
+from pytest_ipfs_accel.bench.threshold import parse_threshold
 
 router = APIRouter(prefix="/api/benchmark", tags=["benchmark"], dependencies=[Depends(require_token)],
                    responses=ERRORS)
@@ -68,6 +69,7 @@ class Comparison(BaseModel):
     base: str
     head: str
     threshold_pct: float
+    statistic: str | None = Field(None, description="the statistic a STAT:PCT threshold judged alone")
     alpha: float
     verdicts: dict[str, int]
     cases: list[CaseChange]
@@ -158,15 +160,23 @@ async def compare(
     manager: ManagerDep,
     base: Annotated[str, Query(max_length=100, description="run id, 'latest' or 'previous'")] = "previous",
     head: Annotated[str, Query(max_length=100, description="run id, 'latest' or 'previous'")] = "latest",
-    threshold_pct: Annotated[float, Query(ge=0, le=1000)] = 10.0,
+    threshold_pct: Annotated[str, Query(max_length=40, description="10, 10% or STAT:PCT (min:10%, median:10%, "
+                                         "p90:10%): a significant slowdown beyond it is a regression")] = "10",
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
 ) -> Comparison:
     """Per case: median and p90 change, throughput change, Mann-Whitney p-value, verdict."""
     from pytest_ipfs_accel.store import StoreError
 
+    try:
+        threshold = parse_threshold(threshold_pct)
+    except ValueError as exc:
+        raise HTTPException(422, f"query parameter threshold_pct: {exc}") from None
+    if threshold.pct > 1000:
+        raise HTTPException(422, "query parameter threshold_pct: at most 1000%")
     refs = [await _plugin_run(manager, ref) for ref in (base, head)]
     try:
-        body: dict[str, Any] = await db.call(queries.compare_runs, refs[0], refs[1], threshold_pct, alpha)
+        body: dict[str, Any] = await db.call(queries.compare_runs, refs[0], refs[1], threshold.pct, alpha,
+                                             threshold.statistic)
     except StoreError as exc:
         raise HTTPException(404, str(exc)) from None
     return Comparison(**body)

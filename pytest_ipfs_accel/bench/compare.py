@@ -134,8 +134,12 @@ def compare_cases(
     *,
     threshold_pct: float = DEFAULT_THRESHOLD_PCT,
     alpha: float = DEFAULT_ALPHA,
+    statistic: str | None = None,
 ) -> list[CaseComparison]:
-    """Compare every case of ``head`` with the same node id in ``base`` (and list missing ones)."""
+    """Compare every case of ``head`` with the same node id in ``base`` (and list missing ones).
+
+    ``statistic`` (``min``/``median``/``p90``): only its change is held against the threshold.
+    """
     results: list[CaseComparison] = []
     for nodeid in sorted(set(base) | set(head)):
         b, h = base.get(nodeid), head.get(nodeid)
@@ -160,10 +164,13 @@ def compare_cases(
             _, p_value = mann_whitney_u(b.samples, h.samples)
         significant = None if p_value is None else p_value < alpha
         verdict = "unchanged"
-        if significant and median_change is not None and min_change is not None:
-            if median_change > threshold_pct and min_change > threshold_pct:
+        # the changes held against the threshold: median and min, or the one statistic named
+        judged = [median_change, min_change] if statistic is None else [
+            _change_pct(getattr(b, f"{statistic}_s"), getattr(h, f"{statistic}_s"))]
+        if significant and None not in judged:
+            if all(c > threshold_pct for c in judged):
                 verdict = "regression"
-            elif median_change < -threshold_pct and min_change < -threshold_pct:
+            elif all(c < -threshold_pct for c in judged):
                 verdict = "improvement"
         results.append(
             CaseComparison(

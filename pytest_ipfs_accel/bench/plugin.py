@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ipfs_accel.bench.threshold import parse_threshold
 from pytest_ipfs_accel.bench.timing import Settings
 from pytest_ipfs_accel.options import (
     PROP_BENCH,
@@ -45,6 +46,8 @@ class BenchOptions:
     compare_fail_pct: float
     compare_alpha: float
     compare_confirm: int = 0
+    #: the statistic a ``STAT:PCT`` threshold names (``None``: median and min both)
+    compare_statistic: str | None = None
 
 
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
@@ -83,7 +86,8 @@ _OPTIONS: dict[str, tuple[type, Any, str | None, str]] = {
     "--ipfs-compare-fail": (
         float, 10.0, "PCT",
         "with --ipfs-compare: fail on a statistically significant slowdown of both the median "
-        "and the minimum beyond PCT percent",
+        "and the minimum beyond PCT percent (10 or 10%%; STAT:PCT such as median:10%% judges "
+        "that statistic alone)",
     ),
     "--ipfs-compare-alpha": (
         float, 0.01, "P", "with --ipfs-compare: significance level of the Mann-Whitney U test",
@@ -153,9 +157,11 @@ def parse_options(config: pytest.Config) -> BenchOptions:
         )
     except ValueError as exc:
         raise pytest.UsageError(f"ipfs-accel benchmark options: {exc}") from None
-    fail_pct = _number(config, "--ipfs-compare-fail")
-    if fail_pct < 0:
-        raise pytest.UsageError(f"--ipfs-compare-fail={fail_pct}: expected a percentage >= 0")
+    raw_fail = option_value(config, "ipfs_compare_fail")
+    try:
+        threshold = parse_threshold(_OPTIONS["--ipfs-compare-fail"][1] if raw_fail is None else raw_fail)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--ipfs-compare-fail={raw_fail}: {exc}") from None
     alpha = _number(config, "--ipfs-compare-alpha")
     if not 0 < alpha < 1:
         raise pytest.UsageError(f"--ipfs-compare-alpha={alpha}: expected a probability in (0, 1)")
@@ -173,7 +179,8 @@ def parse_options(config: pytest.Config) -> BenchOptions:
         disabled=bool(option_value(config, "ipfs_bench_disable")),
         json_path=Path(json_path).expanduser().absolute() if json_path else None,
         compare_base=str(compare_base) if compare_base is not None else None,
-        compare_fail_pct=float(fail_pct),
+        compare_fail_pct=threshold.pct,
+        compare_statistic=threshold.statistic,
         compare_alpha=float(alpha),
         compare_confirm=int(confirm),
     )

@@ -114,6 +114,7 @@ class BenchSession:
         comparisons = compare.compare_cases(
             base_cases, head_cases,
             threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
+            statistic=self.options.compare_statistic,
         )
         return GateOutcome(compare.baseline_label(ref, base_ids), run_id, comparisons=comparisons)
 

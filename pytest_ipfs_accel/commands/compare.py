@@ -12,19 +12,17 @@ from pathlib import Path
 
 from pytest_ipfs_accel import store
 from pytest_ipfs_accel.bench import compare
+from pytest_ipfs_accel.bench.threshold import Threshold, parse_threshold
 from pytest_ipfs_accel.cli import CommandError
 
 DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 
 
-def _percentage(text: str) -> float:
+def _threshold(text: str) -> Threshold:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text}")
-    return value
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _probability(text: str) -> float:
@@ -46,9 +44,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("head", metavar="HEAD", help="run to judge: a run id (or unique prefix), latest or previous")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
     parser.add_argument(
-        "--fail-threshold", type=_percentage, default=compare.DEFAULT_THRESHOLD_PCT, metavar="PCT",
-        help="a significant slowdown of both the median and the minimum beyond PCT percent is a regression "
-        f"(default {compare.DEFAULT_THRESHOLD_PCT:g})",
+        "--fail-threshold", type=_threshold, default=Threshold(compare.DEFAULT_THRESHOLD_PCT), metavar="PCT",
+        help="a significant slowdown of both the median and the minimum beyond PCT percent (10 or 10%%) "
+        "is a regression; STAT:PCT (min:10%%, median:10%%, p90:10%%) judges that statistic alone "
+        f"(default {compare.DEFAULT_THRESHOLD_PCT:g}%%)",
     )
     parser.add_argument(
         "--alpha", type=_probability, default=compare.DEFAULT_ALPHA, metavar="P",
@@ -76,11 +75,13 @@ def run(args: argparse.Namespace) -> int:
         con.close()
     if not base and not head:
         raise CommandError(f"neither run {base_id} nor run {head_id} has benchmark results")
-    comparisons = compare.compare_cases(base, head, threshold_pct=args.fail_threshold, alpha=args.alpha)
+    threshold: Threshold = args.fail_threshold
+    comparisons = compare.compare_cases(base, head, threshold_pct=threshold.pct, alpha=args.alpha,
+                                        statistic=threshold.statistic)
     print(
         compare.render(
             comparisons, args.format, base=base_id, head=head_id,
-            threshold_pct=args.fail_threshold, alpha=args.alpha,
+            threshold_pct=threshold.pct, alpha=args.alpha,
         )
     )
     return 1 if compare.regressions(comparisons) else 0
