@@ -118,7 +118,8 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
         self.log = workdir / "service.log"
-        env = {**os.environ, "IPFS_ACCEL_TOKEN": token, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "IPFS_ACCEL_TOKEN": token, "IPFS_ACCEL_READ_TOKEN": token + "-read",
+               "PYTHONPATH": str(REPO)}
         with open(self.log, "wb") as log:
             # the command a user runs (python -m: the venv's, whatever PATH says)
             self.proc = subprocess.Popen(

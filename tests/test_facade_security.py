@@ -135,7 +135,7 @@ def test_bad_run_requests_say_what_to_fix(http: httpx.Client, body, message):
     ("GET", "/api/generator/file/gen-nope", {}, 404, "no task with id"),
     ("POST", "/api/generator/model", {"json": {"model": "bert; rm -rf /"}}, 422, "model"),
     ("POST", "/api/benchmark/run", {"json": {"models": ["bert"], "batch_sizes": [0]}}, 422,
-     "batch_sizes: each value must be between 1 and 65536"),
+     "batch_sizes: each value must be between 1 and 1024"),
     ("POST", "/api/workflow/run", {"json": {"model": "bert", "dtype": "int3"}}, 422, "dtype"),
     ("POST", "/api/test/cancel/run-nope", {}, 404, "no run with id"),
 ])

@@ -1,6 +1,6 @@
 // Boot: the token, the hash router, and the three views.
 
-import { forgetToken, getToken, setAuthHandler, setToken, takeTokenFromUrl } from "./api.js";
+import { api, forgetToken, getToken, setAuthHandler, setToken, takeTokenFromUrl } from "./api.js";
 import { clear } from "./dom.js";
 import { showBench } from "./bench.js";
 import { showMatrix } from "./matrix.js";
@@ -52,6 +52,16 @@ setAuthHandler((message) => {
   askToken(`The service refused the token: ${message}`);
 });
 
+// what the token may do: controls marked "needs-run" are hidden from a read-only token
+async function showScope() {
+  try {
+    const { scopes } = await api("/api/token");
+    document.body.dataset.scope = scopes.includes("run") ? "run" : "read";
+  } catch {
+    delete document.body.dataset.scope;
+  }
+}
+
 const ROUTES = [
   [/^#\/runs\/([^?]+)(?:\?kind=(\w+))?$/, (m) => showRun(view, decodeURIComponent(m[1]), m[2] || "test"), "runs"],
   [/^#\/matrix$/, () => showMatrix(view), "matrix"],
@@ -67,6 +77,7 @@ function route() {
     askToken();
     return;
   }
+  showScope();
   const hash = window.location.hash.replace(/^#?\/?$/, "");
   for (const [pattern, show, tab] of ROUTES) {
     const match = hash.match(pattern);

@@ -64,7 +64,7 @@ export function showRuns(root) {
   const list = h("div", { id: "runs-list" }, h("p", { class: "muted" }, "loading runs…"));
   const form = runForm();
   root.append(
-    h("section", { class: "panel" }, h("h2", {}, "Start a run"), form),
+    h("section", { class: "panel needs-run" }, h("h2", {}, "Start a run"), form),
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Runs"),
         h("button", { type: "button", class: "link", onclick: () => refresh() }, "refresh")),
@@ -205,7 +205,7 @@ export function showRun(root, runId, kind = "test") {
   const progress = h("div", { class: "progress", id: "run-progress", role: "progressbar", "aria-valuemin": 0 }, bar);
   const currentEl = h("p", { class: "muted current", id: "current-test" });
   const chips = h("span", { id: "run-counts" });
-  const cancel = h("button", { type: "button", id: "cancel-run", class: "danger" }, "Cancel run");
+  const cancel = h("button", { type: "button", id: "cancel-run", class: "danger needs-run" }, "Cancel run");
   const testsBody = h("tbody", { id: "run-tests" });
   const benchBody = h("tbody", {});
   const benchSection = h("section", { class: "panel", hidden: true },
