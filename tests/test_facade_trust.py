@@ -52,10 +52,22 @@ def test_fails():
     assert False, "the real run fails"
 '''
 
+# about 14 MB of events: more than the socket buffers of both ends hold
+FLOOD = _EVENT_FD + '''
+
+def test_flood():
+    fd = event_fd()
+    pad = "x" * 16_000
+    for i in range(900):
+        os.write(fd, b'{"$report_type": "Flood", "i": %d, "pad": "%s"}\\n' % (i, pad.encode()))
+'''
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory):
     root = make_suite(tmp_path_factory.mktemp("suite"))
     (root / "tests" / "test_forge.py").write_text(FORGE)
+    (root / "tests" / "test_flood.py").write_text(FLOOD)
     data = tmp_path_factory.mktemp("data")
     with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=TOKEN, subscriber_queue=200,
                         max_request_bytes=200_000, log_path=data / "service.log") as svc:
@@ -105,25 +117,65 @@ def test_text_json_cannot_carry_is_a_4xx_that_says_why(service, body, status, me
     assert message in answer.json()["detail"]
 
 
-def test_a_stalled_subscriber_gets_4008_then_resumes_exactly(service, client: Client):
-    """It reads nothing for 7 s while the run bursts 3000 events past its 200-event queue."""
-    run_id = client.start_run(["tests/test_noise.py"])
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # no autotuning to tens of MB
-    sock.connect(("127.0.0.1", service.port))
-    with connect(f"{service.ws_url}/api/test/ws/{run_id}?token={TOKEN}", sock=sock, max_queue=4,
-                 max_size=None) as ws:
+class RawSubscriber:
+    """A WebSocket client on a bare socket with a small receive buffer, so a pause really stalls it."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)  # no autotuning to tens of MB
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _take(self, size: int) -> bytes | None:
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def read_all(self) -> tuple[list[int], tuple[int, str] | None]:
+        """The seqs of every text frame, and the close frame's (code, reason); ``None``: no close frame."""
+        seqs: list[int] = []
+        while (header := self._take(2)) is not None:
+            opcode, length = header[0] & 0x0F, header[1] & 0x7F
+            if length >= 126:
+                length = int.from_bytes(self._take(2 if length == 126 else 8) or b"", "big")
+            payload = self._take(length)
+            if payload is None:
+                break
+            if opcode == 0x8:
+                return seqs, (int.from_bytes(payload[:2], "big"), payload[2:].decode())
+            if opcode == 0x1:
+                seqs.append(json.loads(payload)["seq"])
+        return seqs, None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_stalled_subscriber_gets_4008_not_a_cut_connection(service, client: Client):
+    """It reads nothing for 7 s while 14 MB arrive: far more than its queue and both sockets hold."""
+    run_id = client.start_run(["tests/test_flood.py"])
+    raw = RawSubscriber(service.port, f"/api/test/ws/{run_id}?token={TOKEN}")
+    try:
         time.sleep(7)  # longer than the old server waited for its close frame to go out
-        seqs = []
-        with pytest.raises(ConnectionClosed) as info:
-            while True:
-                seqs.append(json.loads(ws.recv(timeout=60))["seq"])
-    closed = info.value.rcvd
+        seqs, closed = raw.read_all()
+    finally:
+        raw.close()
     assert closed is not None, "the connection ended without a close frame (1006)"
-    assert (closed.code, closed.reason) == (4008, f"too slow: reconnect with since={seqs[-1]}")
+    assert closed == (4008, f"too slow: reconnect with since={seqs[-1]}")
     assert seqs == list(range(1, len(seqs) + 1))
     rest = list(client.events(run_id, since=seqs[-1], timeout=120))
     assert [e["seq"] for e in rest] == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(rest)))
+    assert [e["i"] for e in rest if e["$report_type"] == "Flood"][-1] == 899
     assert rest[-1]["$report_type"] == "RunFinished" and rest[-1]["status"] == "passed"
 
 
