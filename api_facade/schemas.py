@@ -341,6 +341,9 @@ class MatrixCell(BaseModel):
     run_id: str
     run_started_at: str | None
     tests: list[MatrixTestRow]
+    service_run_id: str | None = Field(None, description="the service run (test, benchmark or workflow) behind "
+                                       "run_id, when the service started it")
+    service_kind: str | None = None
 
 
 class MatrixBody(BaseModel):

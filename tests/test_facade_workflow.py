@@ -74,6 +74,11 @@ def test_workflow_generate_test_benchmark(service, client: Client):
     cell = next(c for c in client.matrix()["cells"] if c["model"] == "bert" and c["hardware"] == "cpu")
     # benchmark cases are tests too: the latest run on the cell is the benchmark step
     assert cell["status"] == "passed" and cell["run_id"] == f"{run_id}-bench"
+    # and its link is the workflow itself, the run the dashboard can show
+    assert (cell["service_run_id"], cell["service_kind"]) == (run_id, "workflow")
+    only = client.request("GET", "/api/test/matrix", params={"run_id": run_id})
+    assert {c["run_id"] for c in only["cells"]} == {f"{run_id}-test"}
+    assert {c["service_run_id"] for c in only["cells"]} == {run_id}
     history = client.benchmark_history(model="bert", hardware="cpu", batch_size=1)
     assert [h["run_id"] for h in history] == [f"{run_id}-bench"]
     assert history[0]["p50_s"] == history[0]["median_s"]

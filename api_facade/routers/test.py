@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
@@ -31,6 +32,7 @@ from api_facade.routers.common import (
     start,
 )
 from api_facade.schemas import (
+    RUN_ID_PATTERN,
     Accepted,
     Cancelled,
     ErrorBody,
@@ -136,20 +138,45 @@ async def hardware() -> HardwareList:
 @router.get("/matrix", response_model=MatrixBody, responses=NOT_FOUND)
 async def matrix(
     db: DBDep,
-    run_id: Annotated[str | None, Query(description="one run only; default: latest run per cell")] = None,
+    manager: ManagerDep,
+    run_id: Annotated[str | None, Query(description="one run only (a service run id or a plugin run id); "
+                                        "default: latest run per cell")] = None,
 ) -> MatrixBody:
     """Model x hardware: the latest outcome of each cell, with the tests and run behind it."""
     from pytest_ipfs_accel.matrix import build_matrix
     from pytest_ipfs_accel.store import StoreError, resolve_run_id
+
+    if run_id is not None:
+        job = await manager.get(run_id) if re.match(RUN_ID_PATTERN, run_id) else None
+        if job is not None and job.pytest_run_ids:
+            run_id = job.pytest_run_ids[0]  # a workflow's tests are in its first pytest run
 
     def build(con):
         ref = resolve_run_id(con, run_id) if run_id else None
         return build_matrix(con, ref).to_dict()
 
     try:
-        return MatrixBody(**await db.call(build))
+        body = await db.call(build)
     except StoreError as exc:
         raise HTTPException(404, str(exc)) from None
+    await link_cells(manager, body["cells"])
+    return MatrixBody(**body)
+
+
+async def link_cells(manager, cells: list[dict]) -> None:
+    """Give each cell the service run behind its plugin run (a workflow's ``<id>-test`` is ``<id>``)."""
+    found: dict[str, tuple[str, str] | None] = {}
+    for cell in cells:
+        plugin_run = cell["run_id"]
+        if plugin_run not in found:
+            found[plugin_run] = None
+            for candidate in dict.fromkeys((plugin_run, plugin_run.rsplit("-", 1)[0])):
+                job = await manager.get(candidate) if re.match(RUN_ID_PATTERN, candidate) else None
+                if job is not None and plugin_run in job.pytest_run_ids:
+                    found[plugin_run] = (job.run_id, job.kind)
+                    break
+        link = found[plugin_run]
+        cell["service_run_id"], cell["service_kind"] = link if link else (None, None)
 
 
 @ws_router.websocket("/ws/{run_id}")

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { badge, clear, errorBox, fmtDuration, fmtTime, h, shortId } from "./dom.js";
+import { runLink } from "./runs.js";
 
 export function showMatrix(root) {
   const body = h("div", { id: "matrix" }, h("p", { class: "muted" }, "loading the matrix…"));
@@ -83,6 +84,14 @@ function legend() {
     h("span", { class: "muted" }, " n/m: n of the cell's m tests passed in the latest run that tested it."));
 }
 
+// the service run behind the cell (a workflow's tests link to the workflow); a run the
+// service did not start (plain pytest) has no page: its id is shown, not linked
+function cellRunLink(cell) {
+  if (!cell.service_run_id) return h("code", { title: cell.run_id }, shortId(cell.run_id));
+  return h("a", { href: runLink(cell.service_run_id, cell.service_kind), title: cell.run_id },
+    shortId(cell.service_run_id));
+}
+
 function showCell(panel, cell, td) {
   for (const el of document.querySelectorAll("#matrix-table td.selected")) el.classList.remove("selected");
   td.classList.add("selected");
@@ -90,8 +99,7 @@ function showCell(panel, cell, td) {
   clear(panel).append(
     h("div", { class: "panel-head" },
       h("h2", {}, h("code", {}, cell.model), " on ", cell.hardware), badge(cell.status),
-      h("span", { class: "muted" }, "run ",
-        h("a", { href: `#/runs/${encodeURIComponent(cell.run_id)}`, title: cell.run_id }, shortId(cell.run_id)),
+      h("span", { class: "muted" }, "run ", cellRunLink(cell),
         cell.run_started_at ? `, ${fmtTime(cell.run_started_at)}` : "")),
     h("table", { class: "grid tests", id: "cell-tests" },
       h("thead", {}, h("tr", {}, ["outcome", "test", "phase", "duration"].map((t) => h("th", {}, t)))),
