@@ -13,8 +13,6 @@ import time
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 from websockets.sync.server import serve
 
 from api_facade.client import Client
