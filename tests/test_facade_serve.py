@@ -62,3 +62,13 @@ def test_serve_refuses_bad_options_in_one_line(tmp_path):
         held.close()
     assert proc.returncode == 2 and "Traceback" not in out
     assert "is locked by another process" in out and len(out.strip().splitlines()) == 1
+
+
+def test_serve_refuses_a_bad_token_file_in_one_line(tmp_path):
+    (tmp_path / "tokens").write_text("read ok\nadmin s3cret\n")
+    proc = _serve("--suite-root", str(tmp_path), "--db", str(tmp_path / "s.duckdb"),
+                  env={"IPFS_ACCEL_TOKEN_FILE": str(tmp_path / "tokens")})
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in out
+    assert out.strip() == (f"ipfs-accel serve: error: {tmp_path / 'tokens'}:2: expected '<scope> <token>' "
+                           "with scope read or run, e.g. 'read s3cret'")

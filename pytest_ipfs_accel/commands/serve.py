@@ -47,11 +47,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--max-run-time must be positive")
     # fail now, in one line, if the database cannot be ours (locked, not DuckDB)
     store.open_store(args.db).close()
-    settings = Settings.from_env(
-        db_path=args.db, suite_root=suite_root, host=args.host, port=args.port,
-        max_concurrent_runs=args.max_runs, max_run_time_s=args.max_run_time,
-        default_run_time_s=min(1800.0, args.max_run_time),
-    )
+    try:
+        settings = Settings.from_env(
+            db_path=args.db, suite_root=suite_root, host=args.host, port=args.port,
+            max_concurrent_runs=args.max_runs, max_run_time_s=args.max_run_time,
+            default_run_time_s=min(1800.0, args.max_run_time),
+        )
+    except ValueError as exc:  # a bad token file or scope: say where, in one line
+        raise CommandError(str(exc)) from None
     if not _is_loopback(args.host):
         print(f"ipfs-accel serve: warning: --host {args.host} lets other machines reach the API "
               "(they still need the token)", file=sys.stderr)
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"ipfs-accel serve: dashboard: http://{shown}:{args.port}/?token={settings.token}", flush=True)
     else:
         print(f"ipfs-accel serve: token {source}; dashboard: http://{shown}:{args.port}/", flush=True)
+    if settings.scoped_tokens:
+        scopes = [scope for scope, _ in settings.scoped_tokens]
+        print(f"ipfs-accel serve: {scopes.count('read')} read and {scopes.count('run')} run token(s) "
+              "besides the full-access one", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
                 ws_max_size=1 << 20, timeout_graceful_shutdown=settings.kill_grace_s + 5)
     return 0
