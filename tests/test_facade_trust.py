@@ -6,6 +6,7 @@ test modules that misbehave are written into its suite root here.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from websockets.sync.server import serve
 
-from api_facade.client import Client
+from api_facade.client import AsyncClient, Client
 from api_facade.testing import ServiceProcess, free_port, make_suite
 
 TOKEN = "trust-token"
@@ -177,7 +178,8 @@ def test_a_stalled_subscriber_gets_4008_not_a_cut_connection(service, client: Cl
     assert rest[-1]["$report_type"] == "RunFinished" and rest[-1]["status"] == "passed"
 
 
-def test_the_client_resumes_until_run_finished():
+@pytest.mark.parametrize("flavour", ["sync", "asyncio"])
+def test_the_client_resumes_until_run_finished(flavour: str):
     """A connection cut without a close frame, then one closed normally before the last frames."""
     events = [{"$report_type": "RunQueued", "seq": 1}, {"$report_type": "TestResult", "seq": 2},
               {"$report_type": "TestResult", "seq": 3}, {"$report_type": "RunFinished", "seq": 4}]
@@ -199,9 +201,19 @@ def test_the_client_resumes_until_run_finished():
     port = free_port()
     with serve(handler, "127.0.0.1", port) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        with Client(f"http://127.0.0.1:{port}", token="t") as client:
-            got = list(client.events("run-x", timeout=30))
-            assert client.resumes == 2
+        url = f"http://127.0.0.1:{port}"
+        if flavour == "sync":
+            with Client(url, token="t") as client:
+                got = list(client.events("run-x", timeout=30))
+                assert client.resumes == 2
+        else:
+            async def read() -> list[dict]:
+                async with AsyncClient(url, token="t") as client:
+                    events = [e async for e in client.events("run-x")]
+                    assert client.resumes == 2
+                    return events
+
+            got = asyncio.run(asyncio.wait_for(read(), 30))
         server.shutdown()
     assert got == events
     assert [p.split("?")[1].split("&")[0] for p in asked] == ["since=0", "since=2", "since=3"]
