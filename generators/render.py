@@ -79,6 +79,8 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
         "tokens": family not in ("vision", "speech"),
         "generative": generative,
         "new_tokens": 16,
+        # a requested sequence length past this is skipped with the reason (IPFS_ACCEL_BENCH_SEQ_LENS)
+        "max_positions": constants.get("MAX_POSITIONS") if prefix == "s" else None,
     }
 
 
