@@ -139,7 +139,8 @@ def test_full_size_modules_use_the_default_configuration(tmp_path):
     source = (tmp_path / "test_bert_benchmark.py").read_text()
     assert "CONFIG_OVERRIDES = {}" in source and "HIDDEN_SIZE = 768" in source
     # realistic sizes for a realistic model
-    assert "BENCH_SIZES = [128, 512]" in source and "BENCH_BATCH_SIZES = [1, 8]" in source
+    assert 'sweep_sizes("IPFS_ACCEL_BENCH_SEQ_LENS", [128, 512])' in source
+    assert 'sweep_sizes("IPFS_ACCEL_BENCH_BATCH_SIZES", [1, 8])' in source
 
 
 def test_coverage_script_runs_generated_code(tmp_path):
