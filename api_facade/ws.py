@@ -9,7 +9,7 @@ behind is closed with :data:`~api_facade.hub.SLOW_CONSUMER` and a reason that
 says from which ``seq`` to resume.  That close frame queues behind what the
 socket holds already, so it can only go out once the client reads again: the
 server waits for that up to ``close_wait_s`` (a stalled client would otherwise
-see its connection end without a close frame, 1006).
+see its connection end without a close frame, 1006); so does the normal close.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def stream_events(websocket: WebSocket, stream: RunStream, since: int, clo
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if sender in done and sender.exception() is None:
-            await _close(websocket, 1000, "run finished")
+            await _close(websocket, 1000, "run finished", close_wait_s)
         elif dropped is not None and dropped in done:
             await _close(websocket, SLOW_CONSUMER, f"too slow: reconnect with since={cursor.seq}", close_wait_s)
     finally:
