@@ -21,7 +21,14 @@ from api_facade.deps import (
     find_job,
 )
 from api_facade.plans import benchmark_plan
-from api_facade.routers.common import cancel, check_timeout, detect_hardware, serve_events, start
+from api_facade.routers.common import (
+    cancel,
+    check_shape,
+    check_timeout,
+    detect_hardware,
+    serve_events,
+    start,
+)
 from api_facade.routers.test import models as known_models
 from api_facade.schemas import (
     RUN_ID_PATTERN,
@@ -88,6 +95,7 @@ class HistoryFacets(BaseModel):
 async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate benchmark modules for the models and run the cases of these shapes and dtype."""
     check_timeout(body.timeout_s, settings)
+    check_shape(body.batch_sizes, body.seq_lens)
     return await start(manager, "benchmark", body.model_dump(), benchmark_plan, hardware=body.hardware)
 
 

@@ -25,6 +25,18 @@ def check_timeout(timeout_s: float | None, settings: Settings) -> None:
         raise HTTPException(422, f"timeout_s: at most {settings.max_run_time_s:g} s is allowed on this service")
 
 
+#: batch size x sequence length of the largest benchmark case a request may ask for
+MAX_SHAPE_ELEMENTS = 1 << 18
+
+
+def check_shape(batch_sizes: list[int], seq_lens: list[int]) -> None:
+    """422 when the largest case asked for is too big to be a sane benchmark on any machine."""
+    largest = max(batch_sizes) * max(seq_lens)
+    if largest > MAX_SHAPE_ELEMENTS:
+        raise HTTPException(422, f"batch size x sequence length may be at most {MAX_SHAPE_ELEMENTS}; "
+                                 f"{max(batch_sizes)} x {max(seq_lens)} = {largest}")
+
+
 def check_workers(workers: int, settings: Settings) -> None:
     if workers > settings.max_workers:
         raise HTTPException(422, f"workers: at most {settings.max_workers} are allowed on this service")

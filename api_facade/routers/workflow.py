@@ -18,7 +18,7 @@ from api_facade.deps import (
 )
 from api_facade.plans import failed_step, workflow_plan
 from api_facade.routers.benchmark import benchmark_rows
-from api_facade.routers.common import cancel, check_timeout, serve_events, start
+from api_facade.routers.common import cancel, check_shape, check_timeout, serve_events, start
 from api_facade.schemas import (
     Accepted,
     Cancelled,
@@ -41,6 +41,7 @@ ws_router = APIRouter(prefix="/api/workflow", tags=["workflow"])
 async def start_workflow(body: WorkflowRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate tests and benchmarks for the model, run the tests, then the benchmarks."""
     check_timeout(body.timeout_s, settings)
+    check_shape(body.batch_sizes, body.seq_lens)
     return await start(manager, "workflow", body.model_dump(), workflow_plan, hardware=body.hardware)
 
 
