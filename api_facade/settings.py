@@ -37,7 +37,7 @@ class Settings:
     subscriber_queue: int = 2000
     max_workers: int = 32
     max_targets: int = 100
-    #: seconds between SIGTERM and SIGKILL when a run is cancelled or times out
+    #: seconds between SIGINT (pytest records its end) and SIGKILL when a run is cancelled or times out
     kill_grace_s: float = 5.0
     #: extra origins (scheme://host:port) allowed to open WebSockets besides the service's own
     allowed_origins: tuple[str, ...] = ()

@@ -75,12 +75,25 @@ def open_reader(db_path: Path, *, wait_s: float | None = None):
     return store.open_store(db_path, read_only=True, wait_s=wait_s)
 
 
-def merge_spools(con, db_path: Path, *, run_ids: Collection[str] | None = None) -> MergeSummary:
-    """Merge every pending spool of ``db_path`` (or only those of ``run_ids``) through ``con``."""
+def merge_spools(con, db_path: Path, *, run_ids: Collection[str] | None = None,
+                 seen: dict[Path, int] | None = None) -> MergeSummary:
+    """Merge every pending spool of ``db_path`` (or only those of ``run_ids``) through ``con``.
+
+    ``seen`` (a caller's memory between calls: live spool -> size merged) skips a live
+    session's spool that has not grown since it was last merged.
+    """
     summary = MergeSummary()
     for path in spool.pending(spool.spool_dir(Path(db_path))):
-        content = spool.read(path)
         alive = spool.owner_alive(path)
+        if alive and seen is not None:
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if seen.get(path) == size:
+                continue
+            seen[path] = size
+        content = spool.read(path)
         if content is None:
             if not alive:  # a session that died before its first frame: nothing to keep
                 path.unlink(missing_ok=True)
@@ -101,6 +114,8 @@ def merge_spools(con, db_path: Path, *, run_ids: Collection[str] | None = None) 
             summary.live.append(content.run_id)
             continue
         path.unlink(missing_ok=True)
+        if seen is not None:
+            seen.pop(path, None)
         summary.merged.append(content.run_id)
         if not finished:
             summary.interrupted.append(content.run_id)

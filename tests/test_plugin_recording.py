@@ -8,7 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pytest_ipfs_accel import store
