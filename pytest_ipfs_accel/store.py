@@ -24,7 +24,7 @@ class StoreError(Exception):
 #: how long an opener waits for another process's hold on the file before giving up
 #: (every holder holds it briefly: a merge, a service query, a report)
 LOCK_WAIT_S = float(os.environ.get("IPFS_ACCEL_LOCK_WAIT_S", "20"))
-_HOLDER = re.compile(r"Conflicting lock is held in (.*?)(?: \(PID (\d+)\))?(?:\.|$)", re.M)
+_HOLDER = re.compile(r"Conflicting lock is held in (\S+)(?: \(PID (\d+)\))?")
 
 
 def open_store(path: str | os.PathLike[str], *, read_only: bool = False, wait_s: float | None = None):
@@ -62,8 +62,8 @@ def open_store(path: str | os.PathLike[str], *, read_only: bool = False, wait_s:
                     time.sleep(min(delay, left))
                     delay = min(delay * 2, 0.05)
                     continue
-                raise StoreError(f"{path} stayed locked by {_holder(text)} for {wait_s:g} s "
-                                 "(set IPFS_ACCEL_LOCK_WAIT_S to wait longer)") from None
+                raise StoreError(f"{path} is locked by another process ({_holder(text)}) and stayed "
+                                 f"locked for {wait_s:g} s (set IPFS_ACCEL_LOCK_WAIT_S to wait longer)") from None
             if "not a valid DuckDB" in text or "database file" in text.lower() and "valid" in text.lower():
                 raise StoreError(f"{path} is not a DuckDB database; point --ipfs-db at another file") from None
             raise StoreError(f"cannot open {path}: {_first_line(text)}") from None
@@ -80,10 +80,10 @@ def open_store(path: str | os.PathLike[str], *, read_only: bool = False, wait_s:
 
 
 def _holder(text: str) -> str:
-    """Who holds the lock, from DuckDB's message ("another process" when it does not say)."""
+    """Who holds the lock, from DuckDB's message ("unknown" when it does not say)."""
     match = _HOLDER.search(text)
     if not match:
-        return "another process"
+        return "unknown"
     program, pid = match.group(1), match.group(2)
     return f"{Path(program).name} (PID {pid})" if pid else Path(program).name
 
