@@ -6,7 +6,8 @@
    extra wall time per session and the median ratio.  The session's detached
    merger runs after pytest has returned; the script waits for it between runs
    (so it never overlaps the next timed run) and prints how long after pytest's
-   exit the run was in the store ("merged after").
+   exit the run was in the store.  Also prints the extra CPU time of the pytest
+   process, a steadier figure than wall time on a shared machine.
 2. Concurrency: N sessions of M tests each start at once on one store; prints
    the wall time until every run is merged, rows per second, and rows lost
    (expected minus found: must be 0).
@@ -20,6 +21,7 @@ Figures from a shared machine are noisy; read them with their spread.
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,13 +47,17 @@ def _command(db: Path | None) -> list[str]:
     return [*base, f"--ipfs-db={db}", *([] if _installed() else ["-p", "pytest_ipfs_accel.plugin"])]
 
 
-def _timed(cmd: list[str], cwd: Path) -> float:
+def _timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one pytest run; the CPU is pytest's own (the detached merger
+    is not waited for, so its time is not counted: it is reparented when pytest exits)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0 or "NOT recorded" in out.stdout:
         sys.exit(f"pytest failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _wait_merged(db: Path, timeout: float = 120.0) -> float:
@@ -72,22 +78,24 @@ def recording_cost(size: int, pairs: int) -> None:
         off, on = _command(None), _command(db)
         _timed(on, root)  # warm the disk cache
         _wait_merged(db)
-        extra, ratios, merged_after = [], [], []
+        extra, ratios, cpu_extra, merged_after = [], [], [], []
         for pair in range(pairs):
             times = {}
             for name in (("off", "on") if pair % 2 == 0 else ("on", "off")):
                 times[name] = _timed(off if name == "off" else on, root)
                 if name == "on":
                     merged_after.append(_wait_merged(db))
-            extra.append(times["on"] - times["off"])
-            ratios.append(times["on"] / times["off"])
+            extra.append(times["on"][0] - times["off"][0])
+            ratios.append(times["on"][0] / times["off"][0])
+            cpu_extra.append(times["on"][1] - times["off"][1])
         con = merge.open_reader(db)
         rows, runs = con.execute("SELECT count(*), count(DISTINCT run_id) FROM test_results").fetchone()
         con.close()
         assert rows == runs * size, (rows, runs, size)
         print(f"{size:>6} tests: recording adds {statistics.median(extra) * 1000:+7.1f} ms wall per session "
               f"(median of {pairs} pairs; spread {min(extra) * 1000:+.0f}..{max(extra) * 1000:+.0f} ms), "
-              f"ratio {statistics.median(ratios):.3f}; in the store {statistics.median(merged_after) * 1000:.0f} ms "
+              f"ratio {statistics.median(ratios):.3f}; pytest's CPU {statistics.median(cpu_extra) * 1000:+.1f} ms; "
+              f"in the store {statistics.median(merged_after) * 1000:.0f} ms "
               f"after pytest returned; {rows} rows over {runs} runs, none lost", flush=True)
 
 
