@@ -17,13 +17,14 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api_facade import logredact
-from api_facade.db import ServiceDB
+from api_facade.db import ServiceDB, store_busy_handler
 from api_facade.errors import BodyLimit, validation_handler
 from api_facade.hub import Hub
 from api_facade.routers import benchmark, generator, test, workflow
 from api_facade.runner import RunManager
 from api_facade.schemas import Health
 from api_facade.settings import Settings
+from pytest_ipfs_accel.store import StoreError
 
 log = logging.getLogger("api_facade")
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.cache = {}
     app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StoreError, store_busy_handler)  # the shared store stayed locked
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/api/health", response_model=Health, tags=["service"])

@@ -131,6 +131,14 @@ class ServiceDB:
             self._close()
 
 
+async def store_busy_handler(request: Any, exc: store.StoreError):
+    """The store stayed locked past the wait (or is unusable): a 503 that says so, not a 500."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"detail": f"the results store is not available right now: {exc}"}, status_code=503,
+                        headers={"Retry-After": "5"})
+
+
 def save_job(con, job: Job) -> None:
     row = job.to_row()
     marks = ", ".join("?" for _ in COLUMNS)
