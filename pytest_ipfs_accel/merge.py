@@ -64,14 +64,21 @@ def open_reader(db_path: Path, *, wait_s: float | None = None):
     """A connection for reading the store with everything recorded so far merged in.
 
     Merges pending spools first (the connection is then read-write; it is a
-    short-lived one either way), else opens read-only.  A spool that cannot be
-    merged does not stop the read: its error is left for the next writer.
+    short-lived one either way), else opens read-only (also when the file cannot be
+    opened for writing).  A spool that cannot be merged does not stop the read: its
+    error is left for the next writer.
     """
     db_path = Path(db_path)
     if has_pending(db_path):
-        con = store.open_store(db_path, wait_s=wait_s)
-        merge_spools(con, db_path)
-        return con
+        try:
+            con = store.open_store(db_path, wait_s=wait_s)
+        except store.StoreError as exc:
+            if "locked" in str(exc) or not db_path.exists():
+                raise
+            # not ours to write (permissions, read-only media): read what is merged already
+        else:
+            merge_spools(con, db_path)
+            return con
     return store.open_store(db_path, read_only=True, wait_s=wait_s)
 
 
