@@ -114,7 +114,10 @@ def merge_spools(con, db_path: Path, *, run_ids: Collection[str] | None = None,
             summary.rows += apply(con, content, row)
             con.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - one bad spool must not stop the others
-            con.execute("ROLLBACK")
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001, S110 - the failure came before BEGIN; the first error counts
+                pass
             summary.errors.append(f"{path.name}: {exc}")
             continue
         if alive and not finished:
