@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_facade import logredact
 from api_facade.auth import has_scope, require_token
-from api_facade.db import ServiceDB
+from api_facade.db import ServiceDB, store_busy_handler
 from api_facade.deps import ERRORS
 from api_facade.errors import BodyLimit, http_error_handler, validation_handler
 from api_facade.hub import Hub
@@ -28,6 +28,7 @@ from api_facade.routers import benchmark, generator, test, workflow
 from api_facade.runner import RunManager
 from api_facade.schemas import Health, TokenScope
 from api_facade.settings import SCOPES, Settings
+from pytest_ipfs_accel.store import StoreError
 
 log = logging.getLogger("api_facade")
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.cache = {}
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(StoreError, store_busy_handler)  # the shared store stayed locked
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
 
     @app.get("/api/health", response_model=Health, tags=["service"])

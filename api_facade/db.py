@@ -1,24 +1,34 @@
-"""The service's DuckDB file: its own ``facade_runs`` table next to the plugin's tables.
+"""The service's side of the shared store: its ``facade_runs`` table, short-lived connections.
 
-The service is the only process that writes this file: every pytest run
-writes a shard of its own, merged here when the run ends
-(:func:`pytest_ipfs_accel.store.merge_file`).  One connection, guarded by a
-lock, is used from worker threads (``await db.call(...)``) so a slow query
-never blocks the event loop that streams events.
+The store is shared (DESIGN.md): plain pytest sessions, their mergers and
+``ipfs-accel report`` open the same file, and DuckDB lets one process at a
+time hold it.  So the service holds it only while it uses it: a connection is
+opened on demand, closed after :attr:`ServiceDB.idle_close_s` without use, and,
+under a steady stream of calls, closed after :attr:`ServiceDB.max_hold_s` with a
+pause of :attr:`ServiceDB.yield_s` before the next open, so another opener
+(whose retries come at most 50 ms apart) gets its turn.  Runs started by the
+service spool into the store like any session; their spools are merged when
+the run ends, and a sweeper merges everyone else's every :attr:`ServiceDB.sweep_s`
+(only when a spool is new or has grown).  Calls run in worker threads
+(``await db.call(...)``) so a slow query or a wait for the lock never blocks
+the event loop that streams events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from api_facade.jobs import ACTIVE, Job
-from pytest_ipfs_accel import store
+from pytest_ipfs_accel import merge, store
 
 T = TypeVar("T")
+log = logging.getLogger("api_facade")
 
 FACADE_RUNS = (
     ("run_id", "VARCHAR PRIMARY KEY"),
@@ -45,27 +55,88 @@ COLUMNS = tuple(name for name, _ in FACADE_RUNS)
 
 
 class ServiceDB:
-    """The service's single writable connection."""
+    """The service's access to the store: one connection at a time, held only while in use."""
 
-    def __init__(self, path: Path) -> None:
+    idle_close_s = 0.2
+    max_hold_s = 1.0
+    yield_s = 0.1
+    sweep_s = 1.0
+
+    def __init__(self, path: Path, *, sweep: bool = True) -> None:
         self.path = path
-        self._con = store.open_store(path)
-        body = ", ".join(f'"{name}" {kind}' for name, kind in FACADE_RUNS)
-        self._con.execute(f"CREATE TABLE IF NOT EXISTS facade_runs ({body})")
         self._lock = threading.Lock()
+        self._con = None
+        self._opened_at = 0.0
+        self._last_use = 0.0
+        self._seen: dict[Path, int] = {}  # live spools merged already, by size
+        body = ", ".join(f'"{name}" {kind}' for name, kind in FACADE_RUNS)
+        self.run(lambda con: con.execute(f"CREATE TABLE IF NOT EXISTS facade_runs ({body})"))
+        self._stop = threading.Event()
+        self._closer = threading.Thread(target=self._housekeeping, args=(sweep,), name="facade-db", daemon=True)
+        self._closer.start()
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn(con, *args)`` holding the connection (blocking)."""
+        """Call ``fn(con, *args)`` holding the store (blocking; waits out another holder)."""
         with self._lock:
-            return fn(self._con, *args)
+            now = time.monotonic()
+            if self._con is not None and now - self._opened_at > self.max_hold_s:
+                self._close()
+                time.sleep(self.yield_s)  # another process waiting for the file gets it now
+            if self._con is None:
+                self._con = store.open_store(self.path)
+                self._opened_at = time.monotonic()
+            try:
+                return fn(self._con, *args)
+            finally:
+                self._last_use = time.monotonic()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn(con, *args)`` in a worker thread holding the connection."""
+        """Call ``fn(con, *args)`` in a worker thread holding the store."""
         return await asyncio.to_thread(self.run, fn, *args)
 
+    def merge_spools(self, run_ids: Sequence[str] | None = None) -> merge.MergeSummary:
+        """Merge pending spools (of ``run_ids`` only, when given) into the store (blocking)."""
+        return self.run(lambda con: merge.merge_spools(con, self.path, run_ids=run_ids, seen=self._seen))
+
+    def _housekeeping(self, sweep: bool) -> None:
+        next_sweep = time.monotonic() + self.sweep_s
+        while not self._stop.wait(self.idle_close_s / 2):
+            if sweep and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.sweep_s
+                if merge.has_pending(self.path):
+                    try:
+                        summary = self.merge_spools()
+                        for error in summary.errors:
+                            log.warning("could not merge a spool: %s", error)
+                    except Exception as exc:  # noqa: BLE001 - the sweeper must outlive a bad moment
+                        log.warning("could not merge spools into %s: %s", self.path, exc)
+            with self._lock:
+                if self._con is not None and time.monotonic() - self._last_use >= self.idle_close_s:
+                    self._close()
+
+    def _close(self) -> None:
+        con, self._con = self._con, None
+        if con is not None:
+            con.close()
+
+    @property
+    def held(self) -> bool:
+        """Whether the service holds the file right now."""
+        return self._con is not None
+
     def close(self) -> None:
+        self._stop.set()
+        self._closer.join()
         with self._lock:
-            self._con.close()
+            self._close()
+
+
+async def store_busy_handler(request: Any, exc: store.StoreError):
+    """The store stayed locked past the wait (or is unusable): a 503 that says so, not a 500."""
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"detail": f"the results store is not available right now: {exc}"}, status_code=503,
+                        headers={"Retry-After": "5"})
 
 
 def save_job(con, job: Job) -> None:
@@ -100,7 +171,8 @@ def lost_jobs(con) -> list[Job]:
 
 
 def merge_shard(con, path: Path, killed_run_ids: Sequence[str] = ()) -> dict[str, int]:
-    """Merge a run's shard; a run killed mid-way is marked ``interrupted`` in the plugin's table."""
+    """Merge a run's shard file (written by an older service); a run killed mid-way is marked
+    ``interrupted`` in the plugin's table."""
     copied = store.merge_file(con, path)
     if killed_run_ids:
         con.execute(

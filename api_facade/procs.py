@@ -39,8 +39,13 @@ def group_members(pgid: int) -> list[psutil.Process]:
 
 
 async def end_group(pgid: int, process: asyncio.subprocess.Process | None, grace_s: float) -> None:
-    """SIGTERM the group, give it ``grace_s`` to exit, then SIGKILL whatever is left."""
-    if signal_group(pgid, signal.SIGTERM) and process is not None:
+    """Interrupt the run, give it ``grace_s`` to finish, then SIGKILL whatever is left of the group.
+
+    SIGINT goes to the group's leader (pytest) alone, as Ctrl-C would: pytest ends
+    as an interrupted session, so its final flush runs and the running test is
+    recorded as interrupted (under xdist the controller stops its workers itself).
+    """
+    if signal_group_leader(pgid, signal.SIGINT) and process is not None:
         try:
             await asyncio.wait_for(process.wait(), grace_s)
         except asyncio.TimeoutError:
@@ -48,6 +53,15 @@ async def end_group(pgid: int, process: asyncio.subprocess.Process | None, grace
     await reap_group(pgid)
     if process is not None:
         await process.wait()
+
+
+def signal_group_leader(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to the leader of group ``pgid`` (its pid); ``False`` when it is gone."""
+    try:
+        os.kill(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 async def reap_group(pgid: int, wait_s: float = 3.0) -> None:
@@ -72,16 +86,24 @@ def wait_group_gone(pgid: int, timeout: float = 5.0) -> bool:
     return False
 
 
-def kill_orphan_group(pgid: int, marker: str) -> bool:
-    """After a restart: SIGKILL group ``pgid`` if its leader still runs our run ``marker``.
+def end_orphan_group(pgid: int, marker: str, grace_s: float) -> bool:
+    """After a restart: end group ``pgid`` if its leader still runs our run ``marker``.
 
-    The command line must mention ``marker`` (the run id), so a reused process
-    id of some unrelated program is never touched.
+    The command line must mention ``marker`` (the run id), so a reused process id
+    of some unrelated program is never touched.  Like a cancel: SIGINT to the
+    leader, ``grace_s`` for pytest to record its end, then SIGKILL for the group;
+    returns once no process of the group is left (or after a few seconds more).
     """
     try:
         leader = psutil.Process(pgid)
         if not any(marker in part for part in leader.cmdline()):
             return False
+        leader.send_signal(signal.SIGINT)
+        leader.wait(grace_s)
+    except psutil.TimeoutExpired:
+        pass
     except psutil.Error:
         return False
-    return signal_group(pgid, signal.SIGKILL)
+    signal_group(pgid, signal.SIGKILL)
+    wait_group_gone(pgid)
+    return True

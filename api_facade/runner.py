@@ -3,9 +3,11 @@
 Each job runs as one asyncio task.  A pytest step is a real ``python -m pytest``
 in its own process group; its events arrive on a dedicated pipe
 (``--ipfs-events=fd:N``), are numbered by the job's :class:`~api_facade.hub.RunStream`
-and fanned out.  The run writes its own DuckDB shard (``--ipfs-db``), which
-the service merges into its database when the step ends, so the service stays
-the single writer of its file.
+and fanned out.  The run records into the service's store like any session
+(``--ipfs-db``: a spool of its own, see :mod:`pytest_ipfs_accel.spool`), merged
+when the step ends.  Cancel and timeout interrupt pytest first (SIGINT: it ends
+as an interrupted session, so its last rows and the running test are recorded)
+and kill the process group after ``kill_grace_s``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from api_facade.db import ServiceDB
 from api_facade.eventlines import LineDecoder
 from api_facade.hub import Hub, RunStream, seal_file
 from api_facade.jobs import Job, new_id, now, status_for_exit
-from api_facade.procs import end_group, kill_orphan_group, reap_group, wait_group_gone
+from api_facade.procs import end_group, end_orphan_group, reap_group
 from api_facade.pytest_cmd import pytest_command, subprocess_env
 from api_facade.settings import Settings
 
@@ -186,11 +188,10 @@ class RunContext:
         self.check()
         plugin_run_id = self.job.run_id + suffix
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        shard = self.run_dir / f"{plugin_run_id}.duckdb"
-        for stale in (shard, shard.with_suffix(".duckdb.wal")):
-            stale.unlink(missing_ok=True)
         read_fd, write_fd = os.pipe()
-        argv = pytest_command(targets, run_id=plugin_run_id, shard=shard, rootdir=self.manager.settings.suite_root,
+        # the run spools into the service's store (never holding it) and is merged when it ends
+        argv = pytest_command(targets, run_id=plugin_run_id, shard=self.manager.settings.db_path,
+                              rootdir=self.manager.settings.suite_root,
                               events=f"fd:{write_fd}",
                               hardware=hardware, workers=workers, extra=extra)
         self.job.argv = argv
@@ -227,7 +228,7 @@ class RunContext:
                 log.warning("run %s: event pipe still open after its process group ended", self.job.run_id)
             transport.close()
             self.job.pgid = None
-            await self.manager.merge(self, shard, plugin_run_id)
+            await self.manager.merge(self, plugin_run_id)
         return process.returncode
 
     async def _wait(self, process: asyncio.subprocess.Process, pgid: int) -> None:
@@ -293,21 +294,17 @@ class RunManager:
         """
         recovered = []
         for job in self.db.run(dbq.lost_jobs):
-            if job.pgid and kill_orphan_group(job.pgid, job.run_id):
-                wait_group_gone(job.pgid)  # its shard stays locked until the last process is gone
+            if job.pgid:  # interrupted like a cancel: pytest's last rows reach its spool
+                end_orphan_group(job.pgid, job.run_id, self.settings.kill_grace_s)
             previous = job.status
             job.status = "interrupted"
             job.reason = f"the service restarted while the run was {previous}"
             job.finished_at = now()
             job.pgid = None
             run_dir = self.settings.runs_dir / job.run_id
-            for plugin_run_id in job.pytest_run_ids:
-                shard = run_dir / f"{plugin_run_id}.duckdb"
-                if shard.exists():
-                    try:
-                        self.db.run(dbq.merge_shard, shard, [plugin_run_id])
-                    except Exception as exc:  # a shard killed mid-write may be unreadable
-                        job.reason += f"; its partial results could not be merged ({exc})"
+            problems = self._recover_results(job, run_dir)
+            if problems:
+                job.reason += f"; its partial results could not be merged ({'; '.join(problems)})"
             try:
                 job.counts = self.db.run(dbq.outcome_counts, job.pytest_run_ids) if job.pytest_run_ids else {}
             except Exception:
@@ -316,6 +313,29 @@ class RunManager:
             seal_file(run_dir, job.run_id, job.status, reason=job.reason)
             recovered.append(job.run_id)
         return recovered
+
+    def _recover_results(self, job: Job, run_dir: Path) -> list[str]:
+        """Merge what a lost job's pytest runs recorded: their spools, and shard files an
+        older service left (each removed only once merged).  Opening the store waits out
+        another holder (``store.LOCK_WAIT_S``).  Returns what could not be merged."""
+        problems = []
+        if job.pytest_run_ids:
+            try:
+                problems += self.db.merge_spools(job.pytest_run_ids).errors
+            except Exception as exc:  # noqa: BLE001 - recovery goes on with the next job
+                problems.append(str(exc))
+        for plugin_run_id in job.pytest_run_ids:
+            shard = run_dir / f"{plugin_run_id}.duckdb"
+            if not shard.exists():
+                continue
+            try:
+                self.db.run(dbq.merge_shard, shard, [plugin_run_id])
+            except Exception as exc:  # noqa: BLE001 - a shard killed mid-write may be unreadable
+                problems.append(str(exc))
+                continue
+            for path in (shard, shard.with_suffix(".duckdb.wal")):
+                path.unlink(missing_ok=True)
+        return problems
 
     async def shutdown(self) -> None:
         """Stop every active job (their groups end) and record them ``interrupted``."""
@@ -401,20 +421,18 @@ class RunManager:
     async def save(self, job: Job) -> None:
         await self.db.call(dbq.save_job, job)
 
-    async def merge(self, context: RunContext, shard: Path, plugin_run_id: str) -> None:
-        """Merge one pytest step's shard into the service database, then remove it."""
-        if not shard.exists():
-            return
-        killed = [plugin_run_id] if context.stop is not None else []
+    async def merge(self, context: RunContext, plugin_run_id: str) -> None:
+        """Merge one pytest step's spool into the store (its process group is gone by now,
+        so the spool is complete, or merges as interrupted; it is removed once merged)."""
         try:
-            await self.db.call(dbq.merge_shard, shard, killed)
+            summary = await asyncio.to_thread(self.db.merge_spools, [plugin_run_id])
+            problems = summary.errors
         except Exception as exc:
-            note = f"results of {plugin_run_id} could not be merged: {type(exc).__name__}: {exc}"
+            problems = [f"{type(exc).__name__}: {exc}"]
+        for problem in problems:
+            note = f"results of {plugin_run_id} could not be merged: {problem}"
             log.warning("run %s: %s", context.job.run_id, note)
             context.publish({"$report_type": "ServiceWarning", "message": note})
-            return
-        for path in (shard, shard.with_suffix(".duckdb.wal")):
-            path.unlink(missing_ok=True)
 
     async def get(self, run_id: str) -> Job | None:
         """A job, live or from the database."""

@@ -50,7 +50,7 @@ class Settings:
     slow_close_wait_s: float = 60.0
     max_workers: int = 32
     max_targets: int = 100
-    #: seconds between SIGTERM and SIGKILL when a run is cancelled or times out
+    #: seconds between SIGINT (pytest records its end) and SIGKILL when a run is cancelled or times out
     kill_grace_s: float = 5.0
     #: extra origins (scheme://host:port) allowed to open WebSockets besides the service's own
     allowed_origins: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ suite sizes, with the plugin off (``-p no:ipfs_accel``), loaded but not writing
 recording to DuckDB, and splits each variant's count into a fixed part and a
 part per test.
 It then prints the extrapolated overhead for ``--tests`` tests.  Only the
-pytest process is counted: the DuckDB writer is a child process on another
+pytest process is counted: the detached merger is a process pytest does not wait for, on another
 core (``--trace-children=no``), and waiting for it costs no instructions.
 
 The plugin's modules are byte-compiled first, as installing a wheel does (see
@@ -84,15 +84,16 @@ def main() -> None:
             fit[name] = (by_size[small] - small * per_test, per_test)
             print(f"{name:9s} fixed {fit[name][0] / 1e6:8.1f} M, per test {fit[name][1] / 1e3:7.1f} k instructions")
         total = {name: fixed + args.tests * per for name, (fixed, per) in fit.items()}
-        for name, what in (("no-db", "the plugin and its recorder, without the writer"),
+        for name, what in (("no-db", "the plugin and its recorder, without the spool"),
                            ("recording", "recording to DuckDB")):
             extra = total[name] / total["off"] - 1
             print(f"{name} ({what}), {args.tests} tests: {extra * 100:+.2f}% instructions in the "
                   f"pytest process (fixed {(fit[name][0] - fit['off'][0]) / 1e6:+.1f} M, "
                   f"per test {(fit[name][1] - fit['off'][1]) / 1e3:+.1f} k)")
-        print("(the recording figure overstates: rows are handed to the writer every "
+        print("(the recording figure overstates: the spool is flushed every "
               f"{FLUSH_INTERVAL_S} s of wall time, and pytest runs ~50 times slower under callgrind, "
-              "so it hands over ~50 times as many batches as in a normal run)")
+              "so it writes ~50 times as many frames as in a normal run; the detached merger, a "
+              "process pytest does not wait for, is not counted)")
 
 
 if __name__ == "__main__":

@@ -120,8 +120,9 @@ def get_run_id(config: pytest.Config) -> str | None:
 
 
 def get_store(config: pytest.Config):
-    """The run's DuckDB connection once all its rows are written (from the recorder's
-    ``pytest_sessionfinish`` on), else None: also for ``--ipfs-no-db``, on a worker, or
+    """A DuckDB connection to the store holding this run, once all its rows are spooled
+    (from the recorder's ``pytest_sessionfinish`` on; opening it merges the pending
+    spools in this process), else None: also for ``--ipfs-no-db``, on a worker, or
     when the database could not be used."""
     collector = config.stash.get(COLLECTOR_KEY, None)
     return collector.store_connection() if collector is not None else None
@@ -157,9 +158,8 @@ def pytest_configure(config: pytest.Config) -> None:
     collector = ResultCollector(config, db_path=db, events_target=events)
     config.stash[COLLECTOR_KEY] = collector
     config.pluginmanager.register(collector, "ipfs_accel.collector")
-    # the last wait, for the writer process's close, happens after every pytest_unconfigure
-    # (cleanups run after them, in reverse order: this one after the builtin plugins', whose
-    # configure runs after ours)
+    # the detached merger starts after every pytest_unconfigure (cleanups run after them, in
+    # reverse order: this one after the builtin plugins', whose configure runs after ours)
     config.add_cleanup(collector.close_store)
 
 

@@ -4,8 +4,11 @@ The collector runs where the session's output is owned: the only process under
 pytest-xdist that sees every report (the controller), or the single process
 without it.  Each item's reports (setup, call, teardown, subtests, or an xdist
 crash report) are folded into one final ``test_results`` row when the item
-finishes; subtests get rows of their own.  Rows are buffered and bulk-inserted
-about four times a second, so a crash of the session loses at most that quarter.
+finishes; subtests get rows of their own.  Rows go to the session's spool
+(:mod:`pytest_ipfs_accel.spool`), written within a quarter of a second by a
+flusher thread, so a session killed outright loses at most that quarter; the
+spool is merged into the DuckDB store by whoever comes next
+(:mod:`pytest_ipfs_accel.merge`), never by this process while tests run.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -23,11 +26,9 @@ from pytest_ipfs_accel import metadata, schema
 from pytest_ipfs_accel.bench.plugin import SESSION_KEY as BENCH_SESSION_KEY
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
 from pytest_ipfs_accel.plugin import get_registry, get_selection
+from pytest_ipfs_accel.spool import FLUSH_INTERVAL_S, Spool, SpoolError
 
-if TYPE_CHECKING:
-    from pytest_ipfs_accel.writer import StoreWriter
-
-FLUSH_INTERVAL_S = 0.25
+__all__ = ["FLUSH_INTERVAL_S", "ResultCollector"]
 _TestReport = pytest.TestReport
 MESSAGE_LIMIT = 4000
 
@@ -111,12 +112,12 @@ class ResultCollector:
         self.db_path = db_path
         self.store_error: str | None = None
         self._pending: dict[str, _Pending] = {}
-        # rows per table as tuples in the table's column order (what the writer inserts)
-        self._buffer: dict[str, list[tuple]] = defaultdict(list)
-        self._results = self._buffer["test_results"]
-        self._last_flush = time.monotonic()
-        self._writer: StoreWriter | None = None
-        self._flushed_final = False
+        # rows per table as tuples in the table's column order: the spool's lists, once it exists
+        self._buffer: dict[str, list[tuple]] = {}
+        self._results: list[tuple] = []
+        self._spool: Spool | None = None
+        self._finished = False
+        self._con = None  # an in-process connection after the session (the benchmark gate)
         self._hardware_used: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._collected: int | None = None
         self._run_row: dict[str, Any] = {}
@@ -134,17 +135,23 @@ class ResultCollector:
     # ----------------------------------------------------------------- store
 
     def store_connection(self):
-        """The connection after the final flush, or None (before it, or when not recording)."""
-        if self._writer is None or not self._flushed_final:
-            return None
-        con = self._writer.connection()
-        self._check_writer()
-        return con
+        """A connection to the store holding this run, after the final flush; else None.
 
-    def _check_writer(self) -> None:
-        error = self._writer.error() if self._writer is not None else None
-        if error is not None:
-            self._disable_store(error)
+        Merges the pending spools (this session's among them) in this process first;
+        the connection is held until the session's cleanup (``close_store``).
+        """
+        if self.db_path is None or not self._finished or self.store_error is not None:
+            return None
+        if self._con is None:
+            from pytest_ipfs_accel import merge, store
+
+            try:
+                self._con = store.open_store(self.db_path)
+                merge.merge_spools(self._con, self.db_path)
+            except store.StoreError as exc:
+                self._disable_store(exc)
+                return None
+        return self._con
 
     def _disable_store(self, exc: BaseException | str) -> None:
         """Report once, as one warning line; the session goes on without the store."""
@@ -155,9 +162,9 @@ class ResultCollector:
                 if reporter._tw.width_of_current_line:  # mid-way through a line of progress dots
                     reporter._tw.line()
                 reporter.write_line(f"ipfs-accel: WARNING: results are not recorded: {exc}", yellow=True, bold=True)
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            spool.close()
 
     # ----------------------------------------------------------------- session
 
@@ -175,19 +182,22 @@ class ResultCollector:
             "xdist_workers": _xdist_workers(config),
         }
         self._find_row_hook()  # adds the run's metadata when a row hook must see it
-        if self.db_path is not None:
-            # importing duckdb, opening the file and, unless it is here already, finding the
-            # run's metadata (git, versions: a git process and dist-info reads) happen in
-            # the writer process, on another core
-            from pytest_ipfs_accel.writer import StoreWriter
-
-            given_id = option_value(config, "ipfs_run_id") is not None
-            self._writer = StoreWriter(
-                self.db_path, self._run_row, replace_run=given_id,
-                metadata_for=(str(config.rootpath), metadata.command_line()),
-            )
         if self.events is not None:
             self._add_metadata()
+        if self.db_path is not None:
+            # no DuckDB here: rows go to a spool file, merged into the store by whoever comes
+            # next; the run's metadata (git, versions: a git process and dist-info reads) is
+            # looked up by the merger unless the events or a row hook needed it already
+            given_id = option_value(config, "ipfs_run_id") is not None
+            meta = None if "host" in self._run_row else (str(config.rootpath), metadata.command_line())
+            try:
+                self._spool = Spool(self.db_path, dict(self._run_row), replace=given_id, meta=meta)
+            except SpoolError as exc:
+                self._disable_store(exc)
+            else:
+                self._buffer = self._spool.tables
+                self._results = self._buffer["test_results"]
+        if self.events is not None:
             self.events.session_start(self.run_id, self._run_row)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -303,7 +313,12 @@ class ResultCollector:
         )
         if self._row_hook is not None:
             self._row_hook(table="runs", row=self._run_row, config=self.config)
-        self._flush(final=True)
+        self._finished = True
+        if self._spool is not None:
+            self._spool.finish(dict(self._run_row))
+            if self._spool.error is not None:
+                self._disable_store(self._spool.error)
+            self._spool = None
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         write = terminalreporter.write_line
@@ -337,18 +352,24 @@ class ResultCollector:
             self.events = None
 
     def close_store(self) -> None:
-        """Wait for the writer process to close the database and exit.
+        """At the session's cleanup: start the detached merger, and close what is open.
 
-        Every row is committed by the end of ``pytest_sessionfinish``; what is left is
-        DuckDB's checkpoint on close.  This runs as a config cleanup, after every
-        plugin's ``pytest_unconfigure`` (pytest's own garbage collection there overlaps
-        it), so the file is closed and unlocked when pytest returns.
+        The spool is complete by the end of ``pytest_sessionfinish``; merging it into
+        the store is left to a merger process that pytest does not wait for (and to
+        every reader, which merges first).  A spool still open here (the session
+        never finished) is closed without its end frame: it merges as interrupted.
         """
-        if self._writer is not None:
-            self._check_writer()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        if self.db_path is not None and self.store_error is None:
+            from pytest_ipfs_accel import merge
+
+            if merge.has_pending(self.db_path):
+                merge.spawn_merger(self.db_path)
 
     # ----------------------------------------------------------------- folding
 
@@ -420,16 +441,13 @@ class ResultCollector:
                     "message": message,
                 },
             )
-        elif self._writer is not None:
-            # test_results in column order (schema.TABLES), the common row kept cheap
+        elif self._spool is not None:
+            # test_results in column order (schema.TABLES), the common row kept cheap; the
+            # spool's flusher thread writes it out within FLUSH_INTERVAL_S
             self._results.append((
                 self.run_id, nodeid, pending.outcome, pending.when, pending.duration_s,
                 pending.hardware, pending.model, pending.worker_id, message, None, time.time(),
             ))
-        else:
-            return  # nothing is recorded (--ipfs-no-db, or the store failed)
-        if time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
-            self._flush_unless_busy()
 
     def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
         # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
@@ -445,7 +463,7 @@ class ResultCollector:
         row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
         self._add_row("benchmark_results", row)
         if self._plain_rows:
-            if self._writer is not None:  # benchmark_samples in column order: one row per round
+            if self._spool is not None:  # benchmark_samples in column order: one row per round
                 run_id = self.run_id
                 self._buffer["benchmark_samples"].extend(
                     (run_id, nodeid, index, seconds) for index, seconds in enumerate(samples)
@@ -466,29 +484,8 @@ class ResultCollector:
                 self.events.emit({"$report_type": "TestResult", **row})
         if self._row_hook is not None:
             self._row_hook(table=table, row=row, config=self.config)
-        if self._writer is not None:
+        if self._spool is not None:
             self._buffer[table].append(tuple(row.get(name) for name in schema.columns(table)))
-
-    def _flush_unless_busy(self) -> None:
-        """Hand the buffered rows to the writer, unless it is still writing the last batch
-        (a slow disk delays the next batch, never the tests)."""
-        if self._writer is not None and not self._writer.busy:
-            self._check_writer()
-            self._flush()
-
-    def _flush(self, final: bool = False) -> None:
-        self._last_flush = time.monotonic()
-        if self._writer is None:
-            self._buffer.clear()
-            return
-        buffered, self._buffer = self._buffer, defaultdict(list)
-        self._results = self._buffer["test_results"]
-        self._writer.write(dict(buffered), dict(self._run_row) if final else None)
-        if final:
-            self._writer.end_input()
-            self._writer.wait()
-            self._flushed_final = True
-            self._check_writer()
 
     def _fingerprints(self) -> dict[str, Any]:
         registry = get_registry(self.config)

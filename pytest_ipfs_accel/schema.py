@@ -85,7 +85,26 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("round", "INTEGER"),
         ("seconds", "DOUBLE"),  # time of one call (a round's time / its iterations)
     ),
+    # one row per attempt of each shard of a distributed run (filled by its driver)
+    "run_shards": (
+        ("run_id", "VARCHAR"),
+        ("shard", "INTEGER"),
+        ("attempt", "INTEGER"),
+        ("host", "VARCHAR"),
+        ("node_id", "VARCHAR"),
+        ("hardware", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("exit_status", "INTEGER"),
+        ("items_expected", "INTEGER"),
+        ("items_recorded", "INTEGER"),
+        ("duration_s", "DOUBLE"),
+    ),
 }
+
+#: tables whose rows belong to one test item: merging replaces a run's rows per ``nodeid``
+ITEM_TABLES = ("test_results", "benchmark_results", "benchmark_samples")
+#: what identifies a ``run_shards`` row: merging replaces rows with the same key
+SHARD_KEY = ("run_id", "shard", "attempt")
 
 OUTCOMES = ("passed", "failed", "skipped", "xfailed", "xpassed", "error")
 RUN_STATUSES = ("running", "passed", "failed", "error", "interrupted")

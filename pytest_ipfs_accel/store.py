@@ -8,6 +8,8 @@ writes 10,000 rows in well under 0.1 s.
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,21 @@ class StoreError(Exception):
     """The store cannot be used; the message says why and what to do."""
 
 
-def open_store(path: str | os.PathLike[str], *, read_only: bool = False):
+#: how long an opener waits for another process's hold on the file before giving up
+#: (every holder holds it briefly: a merge, a service query, a report)
+LOCK_WAIT_S = float(os.environ.get("IPFS_ACCEL_LOCK_WAIT_S", "20"))
+_HOLDER = re.compile(r"Conflicting lock is held in (\S+)(?: \(PID (\d+)\))?")
+
+
+def open_store(path: str | os.PathLike[str], *, read_only: bool = False, wait_s: float | None = None):
     """Open (creating if needed) the DuckDB file at ``path`` with the schema in place.
 
-    Raises :class:`StoreError` with an actionable message when the file is
-    locked by another process, is not a DuckDB file, or cannot be written.
+    DuckDB lets one process at a time hold a file for writing (and excludes
+    readers meanwhile); every holder here holds it briefly, so while another
+    process has it this retries, backing off from 5 to 50 ms, for up to
+    ``wait_s`` seconds (default :data:`LOCK_WAIT_S`).  Raises :class:`StoreError`
+    with an actionable message when the file stays locked, is not a DuckDB
+    file, or cannot be written.
     """
     import duckdb
 
@@ -35,20 +47,28 @@ def open_store(path: str | os.PathLike[str], *, read_only: bool = False):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            raise StoreError(
-                f"{path} is locked by another process (DuckDB allows one writer); "
-                "use --ipfs-db to write elsewhere"
-            ) from None
-        if "not a valid DuckDB" in text or "database file" in text.lower() and "valid" in text.lower():
-            raise StoreError(f"{path} is not a DuckDB database; point --ipfs-db at another file") from None
-        raise StoreError(f"cannot open {path}: {_first_line(text)}") from None
-    except (duckdb.Error, OSError) as exc:
-        raise StoreError(f"cannot open {path}: {_first_line(str(exc))}") from None
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    delay = 0.005
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                left = deadline - time.monotonic()
+                if left > 0:
+                    time.sleep(min(delay, left))
+                    delay = min(delay * 2, 0.05)
+                    continue
+                raise StoreError(f"{path} is locked by another process ({_holder(text)}) and stayed "
+                                 f"locked for {wait_s:g} s (set IPFS_ACCEL_LOCK_WAIT_S to wait longer)") from None
+            if "not a valid DuckDB" in text or "database file" in text.lower() and "valid" in text.lower():
+                raise StoreError(f"{path} is not a DuckDB database; point --ipfs-db at another file") from None
+            raise StoreError(f"cannot open {path}: {_first_line(text)}") from None
+        except (duckdb.Error, OSError) as exc:
+            raise StoreError(f"cannot open {path}: {_first_line(str(exc))}") from None
     if not read_only:
         try:
             for statement in schema.ddl():
@@ -57,6 +77,15 @@ def open_store(path: str | os.PathLike[str], *, read_only: bool = False):
             con.close()
             raise StoreError(f"cannot create the tables in {path}: {_first_line(str(exc))}") from None
     return con
+
+
+def _holder(text: str) -> str:
+    """Who holds the lock, from DuckDB's message ("unknown" when it does not say)."""
+    match = _HOLDER.search(text)
+    if not match:
+        return "unknown"
+    program, pid = match.group(1), match.group(2)
+    return f"{Path(program).name} (PID {pid})" if pid else Path(program).name
 
 
 def _first_line(text: str) -> str:
@@ -180,29 +209,50 @@ def resolve_run_id(con, ref: str | None) -> str:
     raise StoreError(f"run id prefix {ref!r} is ambiguous: {', '.join(sorted(matches)[:5])}")
 
 
-def merge_file(con, source: str | os.PathLike[str]) -> dict[str, int]:
-    """Copy every row of the DuckDB file ``source`` into ``con``'s database.
+def merge_file(con, source: str | os.PathLike[str], *, keep_runs: bool = False) -> dict[str, int]:
+    """Copy every row of the DuckDB file ``source`` (a shard) into ``con``'s database.
 
-    Rows of a run already present in the target are replaced, so merging the
-    same shard twice does not duplicate anything.  Returns rows copied per table.
+    Shards of one distributed run share its run id, so merging replaces only
+    the ``(run_id, nodeid)`` rows the shard holds (in every per-item table: a
+    retried shard's rows replace the failed attempt's, benchmarks included),
+    ``run_shards`` rows by ``(run_id, shard, attempt)``, and ``runs`` rows by
+    ``run_id`` unless ``keep_runs`` (a driver that wrote the run's own row).
+    Merging the same shard twice changes nothing.  Spools pending for
+    ``source`` are merged into it first.  Returns rows copied per table.
     """
     import duckdb
 
+    from pytest_ipfs_accel import merge
+
+    merge.settle(Path(source))
     con.execute(f"ATTACH '{_sql_string(str(source))}' AS shard (READ_ONLY)")
     try:
-        copied = {}
-        run_ids = [r[0] for r in con.execute("SELECT run_id FROM shard.runs").fetchall()]
+        theirs = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'shard'").fetchall()}
+        items = [t for t in schema.ITEM_TABLES if t in theirs]
         con.execute("BEGIN")
+        if items:
+            keys = " UNION ".join(f"SELECT run_id, nodeid FROM shard.{t}" for t in items)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merge_items AS {keys}")
+            for table in schema.ITEM_TABLES:
+                con.execute(f"DELETE FROM main.{table} t USING _merge_items k "
+                            "WHERE t.run_id = k.run_id AND t.nodeid = k.nodeid")
+        if "run_shards" in theirs:
+            con.execute("DELETE FROM main.run_shards t USING shard.run_shards s WHERE "
+                        + " AND ".join(f"t.{c} = s.{c}" for c in schema.SHARD_KEY))
+        copied = {}
         for table in schema.TABLES:
+            if table not in theirs:
+                continue
             names = ", ".join(f'"{c}"' for c in _shared_columns(con, table))
-            if run_ids:
-                con.execute(
-                    f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM shard.runs)"
-                )
-            cur = con.execute(
-                f"INSERT INTO main.{table} ({names}) SELECT {names} FROM shard.{table}"
-            )
-            copied[table] = cur.fetchone()[0]
+            select = f"SELECT {names} FROM shard.{table}"
+            if table == "runs":
+                if keep_runs:
+                    select += " WHERE run_id NOT IN (SELECT run_id FROM main.runs)"
+                else:
+                    con.execute("DELETE FROM main.runs WHERE run_id IN (SELECT run_id FROM shard.runs)")
+            copied[table] = con.execute(f"INSERT INTO main.{table} ({names}) {select}").fetchone()[0]
+        con.execute("DROP TABLE IF EXISTS _merge_items")
         con.execute("COMMIT")
         return copied
     except Exception:

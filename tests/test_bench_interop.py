@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from pytest_ipfs_accel.merge import open_reader
 
 # imported here, once: an in-process pytester run that imported torch itself (the cpu
 # detector does) would drop it from sys.modules afterwards, and torch cannot be imported
@@ -67,7 +68,7 @@ def test_pytest_benchmark_results_are_recorded_and_json_is_readable(
         "--benchmark-max-time=0.02", f"--benchmark-json={theirs_json}", "-p", "no:cacheprovider",
     )
     result.assert_outcomes(passed=5)
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_reader(db)  # merges the session's spool first
     rows = con.execute(
         "SELECT r.nodeid, r.source, r.rounds, r.hardware, r.extra_info, count(s.round) FROM benchmark_results r "
         "JOIN benchmark_samples s USING (run_id, nodeid) GROUP BY ALL ORDER BY r.nodeid"

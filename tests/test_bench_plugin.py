@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from pytest_ipfs_accel.merge import open_reader
 
 # imported here, once: an in-process pytester run that imported torch itself (the cpu
 # detector does) would drop it from sys.modules afterwards, and torch cannot be imported
@@ -50,7 +51,7 @@ def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_reader(db)  # merges the session's spool first
     try:
         cur = con.execute(sql, list(params))
         names = [d[0] for d in cur.description]

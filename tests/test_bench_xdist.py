@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from pytest_ipfs_accel.merge import open_reader
 
 pytest.importorskip("xdist")
 
@@ -36,7 +37,7 @@ def _run(pytester: pytest.Pytester, db: Path, workers: str) -> dict:
         "-n", workers, f"--ipfs-db={db}", "--ipfs-bench-max-time=0.05", "-p", "no:cacheprovider",
     )
     result.assert_outcomes(passed=8)
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_reader(db)  # merges the session's spool first
     try:
         run_id = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0]
         cases = con.execute(

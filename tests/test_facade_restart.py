@@ -7,7 +7,6 @@ import time
 
 import duckdb
 import psutil
-import pytest
 
 from api_facade.client import Client
 from api_facade.testing import ServiceProcess, make_suite
@@ -87,16 +86,3 @@ def test_restart_after_a_crash_and_after_a_clean_stop(tmp_path):
         con.close()
     assert (status, reason) == ("interrupted", "the service stopped while the run was active")
     assert "Traceback" not in (tmp_path / "service.log").read_text()
-
-
-def test_the_database_lock_belongs_to_the_service(tmp_path):
-    """Runs write shards, so a run never fights the service for its DuckDB file."""
-    root = make_suite(tmp_path / "suite")
-    with ServiceProcess(db_path=tmp_path / "svc.duckdb", suite_root=root, token=TOKEN) as svc, \
-            Client(svc.url, token=TOKEN) as client:
-        run_id = client.start_run(["tests/test_many.py"])
-        assert client.wait(run_id, timeout=120)["status"] == "passed"
-        with pytest.raises(duckdb.IOException):
-            duckdb.connect(str(tmp_path / "svc.duckdb"))  # held by the service
-        assert not list((tmp_path / "facade_runs" / run_id).glob("*.duckdb"))  # merged, then removed
-        assert client.results(run_id)["source"] == "database"

@@ -54,14 +54,15 @@ def test_serve_refuses_bad_options_in_one_line(tmp_path):
 
     held = duckdb.connect(str(tmp_path / "held.duckdb"))
     try:
-        # another process holds the file: the error names it (DuckDB locks per process)
+        # another process holds the file past the wait for it: the error names it
         proc = _serve("--db", str(tmp_path / "held.duckdb"), "--suite-root", str(tmp_path),
-                      "--port", str(free_port()))
+                      "--port", str(free_port()), env={"IPFS_ACCEL_LOCK_WAIT_S": "1"})
         out, _ = proc.communicate(timeout=60)
     finally:
         held.close()
     assert proc.returncode == 2 and "Traceback" not in out
     assert "is locked by another process" in out and len(out.strip().splitlines()) == 1
+    assert f"(PID {os.getpid()})" in out and "for 1 s" in out
 
 
 def test_serve_refuses_a_bad_token_file_in_one_line(tmp_path):

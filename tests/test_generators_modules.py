@@ -16,10 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
-
 from generators.checkpoint import save_tiny_checkpoint
 from generators.generate import generate
+from pytest_ipfs_accel.merge import open_reader
 
 MODELS = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
 CHECKPOINTS = ["bert", "gpt2", "whisper"]
@@ -31,7 +30,7 @@ class Session:
         self.root, self.proc, self.db, self.modules = root, proc, db, modules
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        with duckdb.connect(str(self.db), read_only=True) as con:
+        with open_reader(self.db) as con:
             return con.execute(sql, list(params)).fetchall()
 
 

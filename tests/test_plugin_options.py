@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from hardware_markers import BACKENDS, default_registry
+from pytest_ipfs_accel.merge import open_reader
 
 HW_TEST = """
 import pytest
@@ -125,7 +126,11 @@ def test_terminal_summary_says_what_ran_and_where_results_went(pytester: pytest.
     result.stdout.fnmatch_lines(
         ["*- ipfs-accel -*", "hardware: cpu (1 passed); cuda (1 *)", f"results: run summary-run -> {db}"]
     )
-    assert db.exists()
+    con = open_reader(db)  # the next reader merges the session's spool
+    try:
+        assert con.execute("SELECT run_id FROM runs").fetchall() == [("summary-run",)]
+    finally:
+        con.close()
 
 
 def test_backend_hook_adds_a_backend(pytester: pytest.Pytester) -> None:

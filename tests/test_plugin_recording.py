@@ -8,10 +8,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pytest_ipfs_accel import store
+from pytest_ipfs_accel.merge import open_reader
 
 # imported here, once: the cpu detector imports torch inside the in-process pytester runs,
 # which drop the modules they imported afterwards, and torch cannot be imported twice into
@@ -106,7 +106,7 @@ EXPECTED_ITEMS = {
 
 
 def _rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_reader(db)  # merges the session's spool first
     try:
         return store.fetch_dicts(con, sql, params)
     finally:
@@ -204,38 +204,21 @@ def test_a_crashing_xdist_worker_loses_only_its_test(pytester: pytest.Pytester) 
     assert sum(r["outcome"] == "passed" for r in rows.values()) == 6
 
 
-def _hold_lock(db: Path) -> subprocess.Popen:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('locked', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
-@pytest.mark.parametrize("problem", ["locked", "not-duckdb", "unwritable"])
+@pytest.mark.parametrize("problem", ["not-duckdb", "unwritable"])
 def test_a_bad_db_path_warns_once_and_the_session_runs(pytester: pytest.Pytester, problem: str) -> None:
     pytester.makepyfile(test_two="def test_a():\n    pass\n\ndef test_b():\n    pass\n")
     db = pytester.path / "r.duckdb"
-    holder = None
-    if problem == "locked":
-        holder = _hold_lock(db)
-    elif problem == "not-duckdb":
+    if problem == "not-duckdb":
         db.write_text("these are not the bytes you are looking for\n" * 100)
     else:
         (pytester.path / "a-file").write_text("")
         db = pytester.path / "a-file" / "r.duckdb"
-    try:
-        result = _run(pytester, f"--ipfs-db={db}")
-    finally:
-        if holder is not None:
-            holder.stdin.close()
-            holder.wait(timeout=30)
+    result = _run(pytester, f"--ipfs-db={db}")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=2)
     warnings = [line for line in result.stdout.lines if "WARNING: results are not recorded" in line]
     assert len(warnings) == 1, result.stdout.str()
-    expected = {"locked": "locked by another process", "not-duckdb": "is not a DuckDB database", "unwritable": "cannot"}
+    expected = {"not-duckdb": "is not a DuckDB database", "unwritable": "cannot"}
     assert expected[problem] in warnings[0]
     if problem == "not-duckdb":  # what was there is left alone
         assert db.read_text().startswith("these are not the bytes")
@@ -252,17 +235,17 @@ def test_no_db_records_nothing_and_run_id_is_honoured(pytester: pytest.Pytester)
     assert len(_rows(db, "SELECT * FROM runs")) == 1
 
 
-def test_the_database_is_closed_and_whole_when_pytest_returns(pytester: pytest.Pytester) -> None:
-    # the writer's close (DuckDB's checkpoint) overlaps pytest's own unconfigure, but it is
-    # over before pytest.main returns: no lock left, no write-ahead log the file depends on
+def test_report_right_after_in_process_pytest_shows_the_run(pytester: pytest.Pytester) -> None:
+    # `pytest ... && ipfs-accel report`: pytest.main returns without waiting for any merge,
+    # and the report (the next reader) merges what is pending before it reads
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     db = pytester.path / "r.duckdb"
+    cli = [sys.executable, "-m", "pytest_ipfs_accel", "report", "--db", str(db), "--format", "json"]
     for expected in (1, 2):
-        assert _run(pytester, f"--ipfs-db={db}").ret == 0
-        assert not db.with_name(db.name + ".wal").exists()
-        con = duckdb.connect(str(db))  # read-write: fails while another process holds the file
-        assert con.execute("SELECT count(*) FROM test_results").fetchone() == (expected,)
-        con.close()
+        assert _run(pytester, f"--ipfs-db={db}", f"--ipfs-run-id=run{expected}").ret == 0
+        report = json.loads(subprocess.run(cli, capture_output=True, text=True, check=True).stdout)
+        assert report["run_id"] == f"run{expected}" and report["status"] == "passed"
+        assert report["counts"] == {"-": {"passed": 1}}
 
 
 def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester) -> None:

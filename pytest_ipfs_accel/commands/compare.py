@@ -14,6 +14,7 @@ from pytest_ipfs_accel import store
 from pytest_ipfs_accel.bench import compare
 from pytest_ipfs_accel.bench.threshold import Threshold, parse_threshold
 from pytest_ipfs_accel.cli import CommandError
+from pytest_ipfs_accel.merge import open_reader
 
 DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 
@@ -57,7 +58,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    con = store.open_store(args.db, read_only=True)
+    con = open_reader(args.db)  # merges pending spools first, waits out a brief holder
     try:
         head_id = store.resolve_run_id(con, args.head)
         if compare.pool_size(args.base) is not None:

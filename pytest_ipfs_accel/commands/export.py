@@ -8,6 +8,7 @@ from pathlib import Path
 from pytest_ipfs_accel import store
 from pytest_ipfs_accel.bench import pbjson
 from pytest_ipfs_accel.cli import CommandError
+from pytest_ipfs_accel.merge import open_reader
 
 DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 
@@ -23,7 +24,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    con = store.open_store(args.db, read_only=True)
+    con = open_reader(args.db)  # merges pending spools first, waits out a brief holder
     try:
         run_id = store.resolve_run_id(con, args.run)
         doc = pbjson.from_run(con, run_id)

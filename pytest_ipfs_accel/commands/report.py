@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipfs_accel import schema, store
+from pytest_ipfs_accel.merge import open_reader
 
 DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 FAILING = ("failed", "error", "xpassed")
@@ -25,7 +26,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    con = store.open_store(args.db, read_only=True)
+    con = open_reader(args.db)  # merges pending spools first, waits out a brief holder
     try:
         if args.runs:
             print(_render_runs(list_runs(con, args.limit), args.format))
