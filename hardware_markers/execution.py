@@ -28,6 +28,7 @@ Nothing here imports torch at import time.
 from __future__ import annotations
 
 import copy
+import keyword
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -130,6 +131,7 @@ class Prepared(ABC):
 
     def close(self) -> None:
         """Release what the preparation holds (device memory, a compiled model, a browser page)."""
+        return None
 
 
 class Runtime(ABC):
@@ -151,10 +153,46 @@ class Runtime(ABC):
 
     def synchronize(self) -> None:
         """Wait until work queued on the device is done (no-op for synchronous runtimes)."""
+        return None
 
     def fingerprint(self) -> dict[str, Any]:
         """A JSON-able description of this runtime, recorded with the run's hardware."""
         return {"name": self.name}
+
+
+def flat_module(model: Any, input_names: list[str], output_names: list[str], extra: dict[str, Any]) -> Any:
+    """A module whose ``forward(<input names>)`` returns ``model``'s outputs as a tuple of tensors,
+    ``output_names`` in order (``extra``: keyword arguments every call passes, e.g. ``use_cache``).
+
+    For tracers (OpenVINO's converter, TorchScript): the parameter names are
+    spelled out, not ``**kwargs``, since they read them from the signature, and
+    nested outputs (a cache, CLIP's per-tower objects) are left behind.
+    """
+    import torch
+
+    bad = [n for n in input_names if not n.isidentifier() or keyword.iskeyword(n)]
+    if bad:
+        raise ConversionError(f"input names {bad} are not Python identifiers; rename the model's inputs")
+    params = ", ".join(input_names)
+    call = ", ".join(f"{n}={n}" for n in input_names)
+    source = (
+        f"def forward(self, {params}):\n"
+        f"    out = self.model({call}, **self.extra)\n"
+        "    return tuple(out[name] for name in self.output_names)\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<flat_module>", "exec"), namespace)  # noqa: S102 - names checked above
+
+    class FlatOutputs(torch.nn.Module):
+        forward = namespace["forward"]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.output_names = tuple(output_names)
+            self.extra = dict(extra)
+
+    return FlatOutputs().eval()
 
 
 # ----------------------------------------------------------------------------- torch devices

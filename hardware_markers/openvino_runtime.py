@@ -19,7 +19,6 @@ What this follows (found on openvino 2026.4, transformers 5.x, torch 2.13 CPU):
 from __future__ import annotations
 
 import inspect
-import keyword
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from hardware_markers.execution import (
     Prepared,
     Runtime,
     RuntimeUnavailable,
+    flat_module,
     precision_name,
     tensor_outputs,
 )
@@ -59,39 +59,6 @@ def _cache_off(model: Any) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return {"use_cache": False} if "use_cache" in params else {}
-
-
-def flat_wrapper(model: Any, input_names: list[str], output_names: list[str], extra: dict[str, Any]) -> Any:
-    """A module whose ``forward(<input names>)`` returns ``model``'s outputs as a tuple of tensors.
-
-    The parameter names are spelled out (not ``**kwargs``): the converter and
-    TorchScript read them from the signature.
-    """
-    import torch
-
-    bad = [n for n in input_names if not n.isidentifier() or keyword.iskeyword(n)]
-    if bad:
-        raise ConversionError(f"input names {bad} are not Python identifiers; rename the model's inputs")
-    params = ", ".join(input_names)
-    call = ", ".join(f"{n}={n}" for n in input_names)
-    source = (
-        f"def forward(self, {params}):\n"
-        f"    out = self.model({call}, **self.extra)\n"
-        "    return tuple(out[name] for name in self.output_names)\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<openvino flat wrapper>", "exec"), namespace)  # noqa: S102 - names checked above
-
-    class FlatOutputs(torch.nn.Module):
-        forward = namespace["forward"]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-            self.output_names = tuple(output_names)
-            self.extra = dict(extra)
-
-    return FlatOutputs().eval()
 
 
 def _type_name(value: Any) -> str:
@@ -249,7 +216,7 @@ class OpenVINORuntime(Runtime):
         extra = _cache_off(model)
         with torch.no_grad():
             output_names = list(tensor_outputs(model(**example_inputs, **extra)))
-        wrapper = flat_wrapper(model, list(example_inputs), output_names, extra)
+        wrapper = flat_module(model, list(example_inputs), output_names, extra)
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TracerWarnings about data-dependent branches
