@@ -177,10 +177,10 @@ def flat_module(model: Any, input_names: list[str], output_names: list[str], ext
     call = ", ".join(f"{n}={n}" for n in input_names)
     source = (
         f"def forward(self, {params}):\n"
-        f"    out = self.model({call}, **self.extra)\n"
+        f"    out = tensor_outputs(self.model({call}, **self.extra))\n"
         "    return tuple(out[name] for name in self.output_names)\n"
     )
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"tensor_outputs": tensor_outputs}
     exec(compile(source, "<flat_module>", "exec"), namespace)  # noqa: S102 - names checked above
 
     class FlatOutputs(torch.nn.Module):
