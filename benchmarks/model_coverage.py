@@ -37,8 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-class ModelTimeout(Exception):
-    pass
+class ModelTimeout(BaseException):
+    """Not an Exception: a runtime that wraps converter errors must not wrap this one."""
 
 
 def _on_alarm(signum, frame):
@@ -93,8 +93,9 @@ def check_backend(cpu: dict, backend: str, timeout: int) -> dict:
         module.test_forward(module.build_model(), hw)
         out.update(ok=True, stage="passed")
     except BaseException as exc:  # every failure with its reason
-        out["stage"] = "convert" if isinstance(exc, ConversionError) else "check"
-        out["reason"] = _reason(exc)
+        converting = isinstance(exc, ConversionError)
+        out["stage"] = "convert" if converting else "check"
+        out["reason"] = _conversion_reason(exc) if converting else _reason(exc)
     finally:
         signal.alarm(0)
     out["seconds"] = round(time.perf_counter() - start, 3)
@@ -137,6 +138,24 @@ def check_cpu(model_type: str, out_dir: str, timeout: int, run: bool) -> dict:
         signal.alarm(0)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+#: the lines of a converter's message that say what failed (the rest is its operator dump)
+_CONVERTER_LINES = re.compile(
+    r"(No conversion rule found for operations: .*|Conversion is failed for: .*|"
+    r"Couldn't get TorchScript module by tracing.*)"
+)
+
+
+def _conversion_reason(exc: BaseException) -> str:
+    """What the converter refused, e.g. ``No conversion rule found for operations: aten::diff``;
+    after a tracing failure, the tracer's own exception."""
+    text = str(exc)
+    found = _CONVERTER_LINES.findall(text)
+    if found and found[0].startswith("Couldn't get TorchScript"):
+        after = text.split("Exception:", 1)[1].strip().splitlines() if "Exception:" in text else []
+        return f"tracing failed: {after[0][:160]}" if after else found[0]
+    return "; ".join(dict.fromkeys(found)) or _reason(exc)
 
 
 def _category(reason: str) -> str:
