@@ -209,3 +209,28 @@ def test_compare_cli_puts_two_backends_of_one_run_side_by_side(two_backend_db):
 def test_compare_cli_backends_bad_input(two_backend_db, args, message):
     proc = _cli("compare", *args, "--db", str(two_backend_db))
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_facade_puts_two_backends_side_by_side(two_backend_db, tmp_path):
+    import shutil
+
+    import httpx
+
+    from api_facade.testing import ServiceProcess, make_suite
+
+    db = tmp_path / "service.duckdb"
+    shutil.copy(two_backend_db, db)  # the service holds its file; the CLI tests read the other
+    token = "backends-token"
+    with ServiceProcess(db_path=db, suite_root=make_suite(tmp_path / "suite"), token=token,
+                        log_path=tmp_path / "service.log") as svc, httpx.Client(base_url=svc.url, timeout=30) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        body = http.get("/api/benchmark/backends", params={"run": "run-x"}, headers=auth).json()
+        assert (body["run_id"], body["base"], body["head"]) == ("run-x", "cpu", "openvino")
+        (case,) = body["cases"]
+        assert case["case"] == "m.py::test_fwd[b1]" and case["faster"] == "openvino"
+        assert case["ratio_low"] < case["ratio"] < case["ratio_high"] < 1
+        same = http.get("/api/benchmark/backends", params={"base": "cpu", "head": "cpu"}, headers=auth)
+        assert same.status_code == 422 and "two different backends" in same.json()["detail"]
+        missing = http.get("/api/benchmark/backends", params={"run": "nope"}, headers=auth)
+        assert missing.status_code == 404 and "no run with id 'nope'" in missing.json()["detail"]
+        assert http.get("/api/benchmark/backends").status_code == 401
