@@ -1,13 +1,18 @@
-"""How many transformers architectures the generators cover, for real.
+"""How many transformers architectures the generators cover, for real, per backend.
 
 For every model type in transformers' base model mapping (MODEL_MAPPING_NAMES)
 this resolves the type, renders its ``basic`` test module, writes it to disk,
-imports it and runs its test on the CPU: the generated module builds its tiny
-model and runs ``test_forward`` exactly as pytest would (the ``model`` fixture's
-work, a deep copy moved to the CPU, is done here). It prints how many pass, by
-family, with the reason for each failure.
+imports it and runs its ``test_forward`` on each backend asked for, exactly as
+pytest would: the module builds its tiny model and the test prepares it on the
+backend (``ipfs_hw.prepare``: torch on the CPU as built; OpenVINO converts and
+compiles it) and checks outputs, shapes and parity with torch float32.  A type
+is tried on openvino only where it passes on cpu (a model that does not run in
+torch has nothing to convert).  It prints how many pass per backend and family,
+the share of cpu-passing types that pass on openvino, and the top failure
+reasons (for openvino: the converter's).
 
-    python benchmarks/model_coverage.py [--jobs 2] [--json out.json] [--only bert gpt2]
+    python benchmarks/model_coverage.py [--backend cpu,openvino] [--jobs 2] [--sample N]
+                                        [--json out.json] [--only bert gpt2]
 
 It runs models in worker processes (one import of torch per worker, not per
 model) and gives each model ``--timeout`` seconds.
@@ -32,8 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-class ModelTimeout(Exception):
-    pass
+class ModelTimeout(BaseException):
+    """Not an Exception: a runtime that wraps converter errors must not wrap this one."""
 
 
 def _on_alarm(signum, frame):
@@ -45,15 +50,63 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:200]}"
 
 
-def check_model(args: tuple[str, str, int]) -> dict:
-    """Generate, import and run the basic test of one model type."""
-    model_type, out_dir, timeout = args
+_HARDWARE: dict = {}
+
+
+def _hardware(name: str):
+    """The backend as its detector reports it (once per worker process)."""
+    if name not in _HARDWARE:
+        from hardware_markers import default_registry
+
+        _HARDWARE[name] = default_registry().detect(name)
+    return _HARDWARE[name]
+
+
+def check_model(args: tuple[str, str, int, tuple[str, ...]]) -> dict:
+    """Generate, import and run the basic test of one model type on each backend."""
+    model_type, out_dir, timeout, backends = args
     import torch
 
+    torch.set_num_threads(1)
+    result = check_cpu(model_type, out_dir, timeout, "cpu" in backends)
+    for backend in backends:
+        if backend != "cpu":
+            result[backend] = check_backend(result, backend, timeout)
+    result.pop("_module", None)
+    return result
+
+
+def check_backend(cpu: dict, backend: str, timeout: int) -> dict:
+    """The module's test_forward on ``backend`` (only for types that pass on cpu)."""
+    if not cpu["ok"]:
+        return {"ok": None, "stage": "not tried", "reason": "fails on cpu"}
+    from hardware_markers import ConversionError
+
+    hw = _hardware(backend)
+    module = cpu["_module"]
+    out = {"ok": False, "stage": "convert"}
+    start = time.perf_counter()
+    signal.alarm(timeout)
+    try:
+        if not hw.usable:
+            raise RuntimeError(f"{backend} not usable: {hw.reason}")
+        module.test_forward(module.build_model(), hw)
+        out.update(ok=True, stage="passed")
+    except BaseException as exc:  # every failure with its reason
+        converting = isinstance(exc, ConversionError)
+        out["stage"] = "convert" if converting else "check"
+        out["reason"] = _conversion_reason(exc) if converting else _reason(exc)
+    finally:
+        signal.alarm(0)
+    out["seconds"] = round(time.perf_counter() - start, 3)
+    return out
+
+
+def check_cpu(model_type: str, out_dir: str, timeout: int, run: bool) -> dict:
+    """Resolve, render, import and (``run``) the cpu test of one model type."""
     from generators.render import module_filename, render
     from generators.resolve import resolve
 
-    torch.set_num_threads(1)
     result = {"model_type": model_type, "family": None, "stage": "resolve", "ok": False}
     start = time.perf_counter()
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -70,10 +123,12 @@ def check_model(args: tuple[str, str, int]) -> dict:
         module_spec = importlib.util.spec_from_file_location(f"generated_{spec.name}", path)
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
+        result["_module"] = module
         result["stage"] = "build"
-        model = module.build_model().to("cpu")
+        model = module.build_model()
         result["stage"] = "forward"
-        module.test_forward(model)
+        if run:
+            module.test_forward(model, _hardware("cpu"))
         result["ok"] = True
         result["stage"] = "passed"
     except BaseException as exc:  # report every failure with its reason, never stop
@@ -85,10 +140,57 @@ def check_model(args: tuple[str, str, int]) -> dict:
     return result
 
 
+#: the lines of a converter's message that say what failed (the rest is its operator dump)
+_CONVERTER_LINES = re.compile(
+    r"(No conversion rule found for operations: .*|Conversion is failed for: .*|"
+    r"Couldn't get TorchScript module by tracing.*)"
+)
+
+
+def _conversion_reason(exc: BaseException) -> str:
+    """What the converter refused, e.g. ``No conversion rule found for operations: aten::diff``;
+    after a tracing failure, the tracer's own exception."""
+    text = str(exc)
+    found = _CONVERTER_LINES.findall(text)
+    if found and found[0].startswith("Couldn't get TorchScript"):
+        after = text.split("Exception:", 1)[1].strip().splitlines() if "Exception:" in text else []
+        return f"tracing failed: {after[0][:160]}" if after else found[0]
+    return "; ".join(dict.fromkeys(found)) or _reason(exc)
+
+
 def _category(reason: str) -> str:
     """Group similar failure reasons: numbers and quoted names stripped."""
     text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
     return re.sub(r"\d+", "N", text)[:120]
+
+
+def report_backend(results: list[dict], backend: str) -> None:
+    """Pass counts of ``backend`` among the types that pass on cpu, by family, and its top failures."""
+    from generators.families import FAMILIES
+
+    tried = [r for r in results if r["ok"]]
+    passed = [r for r in tried if r[backend]["ok"]]
+    share = 100 * len(passed) / len(tried) if tried else 0.0
+    print(f"\n{backend}: {len(passed)} of the {len(tried)} types that pass on cpu pass on {backend} "
+          f"({share:.1f}%)")
+    print(f"{'family':<18}{'cpu':>8}{backend:>10}")
+    for family in FAMILIES:
+        n_cpu = sum(r["family"] == family for r in tried)
+        if n_cpu:
+            print(f"{family:<18}{n_cpu:>8}{sum(r['family'] == family for r in passed):>10}")
+    failed = [r for r in tried if not r[backend]["ok"]]
+    by_stage = collections.Counter(r[backend]["stage"] for r in failed)
+    print(f"{backend} failures: {dict(by_stage)} (convert: the converter refused the model; "
+          "check: it converted but a check failed)")
+    categories = collections.Counter(
+        _category(f"{r[backend]['stage']}: {r[backend]['reason']}") for r in failed
+    )
+    print(f"top {backend} failure reasons:")
+    for reason, count in categories.most_common(10):
+        print(f"{count:>5}  {reason}")
+    for r in failed:
+        print(f"  {r['model_type']:<36} {r['family'] or '-':<16} {r[backend]['stage']:<8} "
+              f"{r[backend]['reason'][:160]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,20 +201,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--out", type=Path, help="keep the generated modules in this directory")
     parser.add_argument("--verbose", action="store_true", help="print each model as it finishes")
+    parser.add_argument("--backend", default="cpu", help="comma list of backends (default cpu), e.g. cpu,openvino")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="every Nth model type (sorted by name) instead of all of them")
     args = parser.parse_args(argv)
+    backends = tuple(b.strip() for b in args.backend.split(",") if b.strip())
+    if "cpu" not in backends:
+        parser.error("--backend must include cpu: the other backends are tried where cpu passes")
 
     from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
 
     from generators.families import FAMILIES
 
     types = args.only or sorted(MODEL_MAPPING_NAMES)
+    if args.sample:
+        types = types[:: args.sample]
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="ipfs_accel_coverage_"))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     context = multiprocessing.get_context("fork")
     results = []
     with context.Pool(args.jobs, maxtasksperchild=10) as pool:
-        work = [(t, str(out_dir), args.timeout) for t in types]
+        work = [(t, str(out_dir), args.timeout, backends) for t in types]
         for result in pool.imap_unordered(check_model, work):
             results.append(result)
             if args.verbose:
@@ -139,9 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         dirty = {line.split(":", 1)[0] for line in ruff.stdout.splitlines() if ".py:" in line}
         print(f"\nruff check on {len(modules)} generated modules: {len(modules) - len(dirty)} clean")
 
+    for backend in backends[1:]:
+        report_backend(results, backend)
+
     failures = [r for r in results if not r["ok"]]
     categories = collections.Counter(_category(f"{r['stage']}: {r['reason']}") for r in failures)
-    print(f"\ntop failure reasons ({len(failures)} failures):")
+    print(f"\ntop cpu failure reasons ({len(failures)} failures):")
     for reason, count in categories.most_common(15):
         print(f"{count:>5}  {reason}")
     print("\nevery failure:")

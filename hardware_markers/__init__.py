@@ -5,10 +5,25 @@ when first asked, and answers are cached per registry.
 
 Modules: ``base`` (names, ``Hardware``/``Device``, ``Registry``), ``detectors``
 (the name -> detector map), ``torch_backends`` (cpu cuda rocm mps xpu),
-``runtimes`` (openvino qnn), ``browser`` (webnn webgpu), ``system`` (OS probes).
+``runtimes`` (openvino qnn), ``browser`` (webnn webgpu), ``system`` (OS probes),
+``execution`` (the ``Runtime`` interface that runs models on a backend, the torch
+device runtime and the per-module ``PreparationCache``), ``openvino_runtime``
+(OpenVINO: convert, compile, infer).
 """
 
 from hardware_markers.base import BACKENDS, Detector, Device, Hardware, Registry
 from hardware_markers.detectors import default_registry
+from hardware_markers.execution import (
+    ConversionError,
+    Outputs,
+    PreparationCache,
+    Prepared,
+    Runtime,
+    RuntimeUnavailable,
+    TorchRuntime,
+)
 
-__all__ = ["BACKENDS", "Detector", "Device", "Hardware", "Registry", "default_registry"]
+__all__ = [
+    "BACKENDS", "ConversionError", "Detector", "Device", "Hardware", "Outputs", "PreparationCache",
+    "Prepared", "Registry", "Runtime", "RuntimeUnavailable", "TorchRuntime", "default_registry",
+]

@@ -25,15 +25,38 @@ def _ov_property(core: Any, device: str, name: str) -> Any:
         return None
 
 
+#: environment variable naming the OpenVINO device the openvino backend runs on (default CPU)
+OPENVINO_DEVICE_ENV = "IPFS_ACCEL_OPENVINO_DEVICE"
+
+#: OpenVINO optimization capability -> the inference precision it stands for
+_PRECISION_CAPS = {"FP32": "float32", "BF16": "bfloat16", "FP16": "float16"}
+
+
+def _selected(device: str, names: list[str]) -> str | None:
+    """The available device ``device`` names: itself, or ``GPU`` for ``GPU.0``."""
+    for name in names:
+        if name == device or name.split(".", 1)[0] == device:
+            return name
+    return None
+
+
 def detect_openvino() -> Hardware:
-    """The devices OpenVINO's runtime offers (``Core().available_devices``: CPU, GPU.0, NPU...)."""
+    """The devices OpenVINO's runtime offers (``Core().available_devices``: CPU, GPU.0, NPU...).
+
+    The backend runs on ``$IPFS_ACCEL_OPENVINO_DEVICE`` (default ``CPU``); every
+    device is listed in the fingerprint with its full name and the precisions it
+    runs natively.
+    """
     try:
         import openvino
     except ImportError:
         return Hardware("openvino", False, "openvino is not installed: pip install openvino")
+    from hardware_markers.openvino_runtime import OpenVINORuntime
+
     version = openvino.get_version() if hasattr(openvino, "get_version") else openvino.__version__
     # "2026.4.1-22982-e213a147257-releases/2026/4": the release for people, the build in `driver`
-    runtime = f"openvino {version.split('-')[0]}"
+    release = version.split('-')[0]
+    runtime = f"openvino {release}"
     core = openvino.Core()
     names = list(core.available_devices)
     devices = []
@@ -44,6 +67,7 @@ def detect_openvino() -> Hardware:
         extra: dict[str, Any] = {"ov_device": ov_name}
         if caps is not None:
             extra["optimization_capabilities"] = [str(c) for c in caps]
+            extra["precisions"] = [p for c, p in _PRECISION_CAPS.items() if c in extra["optimization_capabilities"]]
         if device_type is not None:
             extra["device_type"] = str(device_type)
         arch = _ov_property(core, ov_name, "DEVICE_ARCHITECTURE")
@@ -61,8 +85,19 @@ def detect_openvino() -> Hardware:
             f"{runtime} is installed but reports no devices: its device plugins are missing",
             runtime=runtime,
         )
-    reason = f"{runtime} offers {', '.join(names)}"
-    return Hardware("openvino", True, reason, tuple(devices), None, runtime)
+    wanted = os.environ.get(OPENVINO_DEVICE_ENV, "").strip() or "CPU"
+    device = _selected(wanted, names)
+    if device is None:
+        return Hardware(
+            "openvino", False,
+            f"{OPENVINO_DEVICE_ENV}={wanted} but {runtime} offers only {', '.join(names)}: "
+            "set it to one of those",
+            tuple(devices), None, runtime,
+        )
+    full_name = devices[names.index(device)].name
+    reason = f"{runtime} runs on {device} ({full_name}); offers {', '.join(names)}"
+    engine = OpenVINORuntime(device, release, core)
+    return Hardware("openvino", True, reason, tuple(devices), None, runtime, engine)
 
 
 # --------------------------------------------------------------------------- qnn

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hardware_markers import BACKENDS, Hardware, Registry, default_registry
+from hardware_markers import BACKENDS, Hardware, PreparationCache, Registry, default_registry
 from pytest_ipfs_accel import hookspecs
 from pytest_ipfs_accel.options import (
     PROP_BENCH,
@@ -218,16 +218,37 @@ def _allowed_backends(node: pytest.Item, marks: list[pytest.Mark], registry: Reg
     return allowed
 
 
+class ModulePreparations(PreparationCache):
+    """The models prepared in one test module (each converted/compiled once); a backend or
+    precision that cannot run skips the test with the reason."""
+
+    def unavailable(self, reason: str):
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def ipfs_accel_preparations():
+    """The module's cache behind ``ipfs_hw.prepare``; released when the module's tests are done."""
+    cache = ModulePreparations()
+    yield cache
+    cache.close()
+
+
 @pytest.fixture
 def ipfs_hw(request: pytest.FixtureRequest) -> Hardware:
-    """The :class:`hardware_markers.Hardware` this test runs on (one item per selected backend)."""
+    """The :class:`hardware_markers.Hardware` this test runs on (one item per selected backend).
+
+    ``ipfs_hw.prepare(model, inputs, precision=None)`` makes a model ready on it
+    (once per module, model and input signature) and returns a callable that
+    gives torch tensors by output name; see ``hardware_markers.execution``.
+    """
     name = getattr(request, "param", None)
     if name is None:
         raise pytest.UsageError("ipfs_hw is parametrized by the plugin; do not request it indirectly")
     hw = get_registry(request.config).detect(name)
     if not hw.usable:
         pytest.skip(f"{name} not usable: {hw.reason}")
-    return hw
+    return hw.bind(request.getfixturevalue("ipfs_accel_preparations"))
 
 
 _MarksFound = tuple[list[pytest.Mark], "pytest.Mark | None"]

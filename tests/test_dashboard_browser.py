@@ -259,6 +259,8 @@ def test_live_run_then_matrix_then_benchmarks(page, service, shots):
     # --- benchmarks: percentile charts, history with the regression, two runs side by side
     page.click("nav a[data-view=bench]")
     page.wait_for_selector("#bench-model")
+    # these runs benchmarked one backend each: the backends panel says how to get two
+    assert "No run has benchmarks on two backends" in page.inner_text("#bench-backends")
     page.select_option("#bench-model", "sample/encoder")
     page.select_option("#bench-hardware", "cpu")
     for chart in ("batch_size", "seq_len", "history"):

@@ -5,8 +5,11 @@ bert gpt2 t5 vit whisper clip, comprehensive modules for tiny checkpoint
 directories (saved with save_pretrained, with a tokenizer built offline, and a
 feature extractor for whisper), and
 benchmark modules for bert and gpt2; then runs them all in ONE
-``python -m pytest -n 2 --ipfs-hw=cpu,cuda`` subprocess (torch and transformers
-cost seconds per process) and reads the outcomes back from its DuckDB file.
+``python -m pytest -n 2 --ipfs-hw=cpu,cuda,openvino`` subprocess (torch and
+transformers cost seconds per process) and reads the outcomes back from its
+DuckDB file.  OpenVINO runs two modules only (a conftest deselects its other
+items): gpt2 comprehensive and bert benchmark, which cover every test kind at
+the cost of two conversions.
 """
 
 from __future__ import annotations
@@ -23,6 +26,18 @@ from pytest_ipfs_accel.merge import open_reader
 MODELS = ["bert", "gpt2", "t5", "vit", "whisper", "clip"]
 CHECKPOINTS = ["bert", "gpt2", "whisper"]
 REPO = Path(__file__).resolve().parent.parent
+#: the modules whose openvino items run (each converts its model once)
+OPENVINO_MODULES = ("test_gpt2_comprehensive.py", "test_bert_benchmark.py")
+SUITE_CONFTEST = f"""
+OPENVINO_MODULES = {OPENVINO_MODULES!r}
+
+
+def pytest_collection_modifyitems(config, items):
+    dropped = [i for i in items if "[openvino" in i.nodeid and i.path.name not in OPENVINO_MODULES]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i not in dropped]
+"""
 
 
 class Session:
@@ -46,13 +61,14 @@ def run_session(root: Path) -> Session:
     results += generate(["bert", "gpt2"], suite, "benchmark")
     failed = [r for r in results if not r.ok]
     assert not failed, failed
+    (suite / "conftest.py").write_text(SUITE_CONFTEST)
     db = root / "results.duckdb"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("PYTEST_XDIST_WORKER", None)
     proc = subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(suite),
-            "-n", "2", "--ipfs-hw=cpu,cuda", f"--ipfs-db={db}",
+            "-n", "2", "--ipfs-hw=cpu,cuda,openvino", f"--ipfs-db={db}",
             "--ipfs-bench-max-time=0.02", "--ipfs-bench-min-rounds=2", "--ipfs-bench-warmup=1",
             str(suite),
         ],
@@ -91,9 +107,10 @@ def check_cpu_runs_the_real_checks(session):
     assert {
         "test_forward",
         "test_batch_matches_single_inputs",
+        "test_second_shape_runs_without_preparing_again",
         "test_save_load_round_trip",
         "test_reduced_precision",
-        "test_greedy_generate_is_deterministic",
+        "test_greedy_decoding_matches_torch_generate",
         "test_forward_latency",
         "test_time_to_first_token",
         "test_decode_latency",
@@ -104,12 +121,39 @@ def check_cpu_runs_the_real_checks(session):
         "AND nodeid LIKE '%::test_forward[%'"
     )[0][0]
     assert forwards == 2 * len(MODELS) + len(CHECKPOINTS)
-    # on the CPU itself, parity with the CPU is skipped with the reason
-    parity = session.rows(
-        "SELECT DISTINCT outcome, message FROM test_results "
-        "WHERE hardware = 'cpu' AND nodeid LIKE '%test_matches_cpu%'"
+
+
+def check_openvino_runs_for_real(session):
+    """OpenVINO items pass, or skip with a reason that is not 'not a torch device'."""
+    rows = session.rows("SELECT nodeid, outcome, message FROM test_results WHERE hardware = 'openvino'")
+    assert rows, "no openvino item ran"
+    assert {n.split("::")[0] for n, _, _ in rows} == set(OPENVINO_MODULES)
+    assert [r for r in rows if r[1] not in ("passed", "skipped")] == []
+    skipped = {m for _, o, m in rows if o == "skipped"}
+    assert all(m and "not a torch device" not in m for m in skipped), skipped
+    passed = {n.split("::")[1].split("[")[0] for n, o, _ in rows if o == "passed"}
+    assert {
+        "test_forward", "test_batch_matches_single_inputs", "test_second_shape_runs_without_preparing_again",
+        "test_save_load_round_trip", "test_greedy_decoding_matches_torch_generate",
+        "test_forward_latency", "test_preparation_latency",
+    } <= passed
+    # conversion and compile are benchmark cases of their own, with their raw samples
+    stages = session.rows(
+        "SELECT b.nodeid, b.rounds, count(s.round) FROM benchmark_results b "
+        "JOIN benchmark_samples s USING (run_id, nodeid) WHERE b.hardware = 'openvino' "
+        "AND b.nodeid LIKE '%test_preparation_latency%' GROUP BY ALL ORDER BY 1"
     )
-    assert len(parity) == 1 and parity[0][0] == "skipped" and "reference device" in parity[0][1]
+    assert [(n.split("[")[1], r, c) for n, r, c in stages] == [("openvino-compile]", 3, 3), ("openvino-convert]", 3, 3)]
+    run_id = session.rows("SELECT run_id FROM runs")[0][0]
+    cli = [sys.executable, "-m", "pytest_ipfs_accel"]
+    proc = subprocess.run([*cli, "compare", run_id, "--backends", "cpu,openvino", "--db", str(session.db)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_bert_benchmark.py::test_forward_latency[b1-s16-float32]" in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if "test_forward_latency[b1-s16-float32]" in x)
+    assert "x faster" in line or "no significant difference" in line
+    matrix = subprocess.run([*cli, "report", "--matrix", "--db", str(session.db)], capture_output=True, text=True)
+    assert matrix.returncode == 0 and "openvino" in matrix.stdout.splitlines()[0], matrix.stdout
 
 
 def check_unusable_backend_items_skip_with_the_detector_reason(session):
@@ -150,7 +194,7 @@ def check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor(session):
 
 def check_benchmarks_record_the_sweep(session):
     rows = session.rows(
-        "SELECT nodeid, model, batch_size, seq_len, dtype, rounds FROM benchmark_results"
+        "SELECT nodeid, model, batch_size, seq_len, dtype, rounds FROM benchmark_results WHERE hardware = 'cpu'"
     )
     bert = [r for r in rows if r[1] == "bert"]
     # batch {1, 4} x seq {16, 64} x {float32, bfloat16} on cpu (float16 skipped there)
@@ -170,6 +214,7 @@ CHECKS = [
     check_generated_modules_are_ruff_clean,
     check_every_generated_test_passes_or_skips_with_a_reason,
     check_cpu_runs_the_real_checks,
+    check_openvino_runs_for_real,
     check_unusable_backend_items_skip_with_the_detector_reason,
     check_each_result_records_its_model_reference,
     check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor,

@@ -71,8 +71,9 @@ def test_rendered_module_declares_its_model_and_uses_ipfs_hw():
     source = render(spec, "comprehensive")
     assert 'MODEL_REF = "distilgpt2"' in source
     assert "pytestmark = [pytest.mark.ipfs_model(MODEL_REF)]" in source
-    assert "def device(ipfs_hw)" in source
-    assert "test_greedy_generate_is_deterministic" in source
+    assert "ipfs_hw.prepare(model, inputs, precision=precision)" in source  # through the backend's runtime
+    assert "torch_device" not in source  # nothing in a module names a backend
+    assert "test_greedy_decoding_matches_torch_generate" in source
     assert module_filename(spec, "comprehensive") == "test_distilgpt2_comprehensive.py"
     assert module_filename(spec, "basic") == "test_distilgpt2.py"
 

@@ -40,22 +40,45 @@ class _FakeCore:
         return self._props[(device, name)]
 
 
-def test_openvino_lists_available_devices_with_full_names(monkeypatch):
+def _fake_openvino(monkeypatch):
     fake = ModuleType("openvino")
     fake.__version__ = "2026.4.1-22982-e213a147257-releases/2026/4"
     fake.get_version = lambda: fake.__version__
     fake.Core = _FakeCore
     monkeypatch.setitem(sys.modules, "openvino", fake)
+
+
+def test_openvino_lists_available_devices_with_full_names(monkeypatch):
+    _fake_openvino(monkeypatch)
+    monkeypatch.delenv(runtimes.OPENVINO_DEVICE_ENV, raising=False)
     hw = detect_openvino()
     assert hw.usable and hw.torch_device is None
     assert hw.runtime == "openvino 2026.4.1"
-    assert hw.reason == "openvino 2026.4.1 offers CPU, GPU.0"
+    assert hw.reason == "openvino 2026.4.1 runs on CPU (Intel(R) Core(TM) Ultra 7 155H); offers CPU, GPU.0"
+    assert hw.engine.device == "CPU" and hw.engine.lock_key == "cpu"  # shares the cpu backend's cores
     cpu, gpu = hw.devices
     assert (cpu.name, cpu.extra["ov_device"], cpu.memory_bytes) == (
         "Intel(R) Core(TM) Ultra 7 155H", "CPU", None)
     assert cpu.extra["optimization_capabilities"] == ["FP32", "INT8", "BF16"]
+    assert cpu.extra["precisions"] == ["float32", "bfloat16"]
     assert (gpu.name, gpu.index, gpu.memory_bytes) == ("Intel(R) Arc(TM) Graphics (iGPU)", 1, 15 * 2**30)
     assert gpu.capability == "GPU: vendor=0x8086 arch=v12.71.4"
+    assert hw.fingerprint()["engine"]["device"] == "CPU"
+    assert hw.precision_support("bfloat16") is None
+    assert "no FP16" in hw.precision_support("float16")
+
+
+def test_openvino_device_is_chosen_by_environment(monkeypatch):
+    _fake_openvino(monkeypatch)
+    monkeypatch.setenv(runtimes.OPENVINO_DEVICE_ENV, "GPU")
+    hw = detect_openvino()
+    assert hw.usable and hw.engine.device == "GPU.0" and hw.engine.lock_key is None
+    assert hw.reason.startswith("openvino 2026.4.1 runs on GPU.0 (Intel(R) Arc(TM) Graphics (iGPU))")
+    monkeypatch.setenv(runtimes.OPENVINO_DEVICE_ENV, "NPU")
+    hw = detect_openvino()
+    assert not hw.usable and hw.engine is None
+    assert hw.reason == ("IPFS_ACCEL_OPENVINO_DEVICE=NPU but openvino 2026.4.1 offers only CPU, GPU.0: "
+                         "set it to one of those")
 
 
 def test_openvino_not_installed(monkeypatch):

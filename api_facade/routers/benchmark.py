@@ -82,6 +82,32 @@ class Comparison(BaseModel):
     cases: list[CaseChange]
 
 
+class BackendCase(BaseModel):
+    case: str
+    model: str | None
+    base_backend: str
+    head_backend: str
+    base_median_s: float | None
+    head_median_s: float | None
+    ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    p_value: float | None
+    significant: bool | None
+    faster: str | None
+    base_rounds: int
+    head_rounds: int
+
+
+class BackendComparison(BaseModel):
+    run_id: str
+    base: str
+    head: str
+    alpha: float
+    confidence: float
+    cases: list[BackendCase]
+
+
 class HistoryFacets(BaseModel):
     models: list[str]
     hardware: list[str]
@@ -188,6 +214,44 @@ async def compare(
     except StoreError as exc:
         raise HTTPException(404, str(exc)) from None
     return Comparison(**body)
+
+
+BACKEND_NAME = r"^[a-z][a-z0-9_.-]{0,39}$"
+
+
+@router.get("/backends", response_model=BackendComparison, responses=NOT_FOUND)
+async def compare_backends(
+    db: DBDep,
+    manager: ManagerDep,
+    run: Annotated[str, Query(max_length=100, description="run id or 'latest'")] = "latest",
+    base: Annotated[str, Query(pattern=BACKEND_NAME, description="backend, e.g. cpu")] = "cpu",
+    head: Annotated[str, Query(pattern=BACKEND_NAME, description="backend, e.g. openvino")] = "openvino",
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.01,
+) -> BackendComparison:
+    """Two backends of one run side by side (``ipfs-accel compare RUN --backends BASE,HEAD``):
+    per case the median ratio HEAD/BASE, its bootstrap interval, Mann-Whitney p, the faster one."""
+    from pytest_ipfs_accel.bench import backends
+    from pytest_ipfs_accel.bench.compare import load_cases
+    from pytest_ipfs_accel.store import StoreError, resolve_run_id
+
+    if base == head:
+        raise HTTPException(422, f"base and head are both {base!r}: name two different backends")
+    ref = await _plugin_run(manager, run)
+
+    def load(con):
+        run_id = resolve_run_id(con, ref)
+        return run_id, load_cases(con, run_id)
+
+    try:
+        run_id, cases = await db.call(load)
+    except StoreError as exc:
+        raise HTTPException(404, str(exc)) from None
+    import asyncio
+
+    # the bootstrap takes a moment per case: off the event loop
+    rows = await asyncio.to_thread(backends.compare_backends, cases, base, head, alpha=alpha)
+    return BackendComparison(run_id=run_id, base=base, head=head, alpha=alpha,
+                             confidence=backends.CONFIDENCE, cases=[BackendCase(**r.as_dict()) for r in rows])
 
 
 async def _plugin_run(manager, ref: str) -> str:

@@ -114,6 +114,7 @@ class IpfsBench:
         disabled: bool = False,
         lock_dir: Path | None = None,
         confirm: Confirmation | None = None,
+        lock: str | None = None,
     ) -> None:
         self.name = name
         self.extra_info: dict[str, Any] = {}
@@ -125,6 +126,7 @@ class IpfsBench:
         self._user_properties = user_properties
         self._lock_dir = lock_dir
         self._confirm = confirm
+        self._lock = lock
         self._case = Case()
         self._mode: str | None = None
         self._payload: dict[str, Any] | None = None
@@ -252,7 +254,7 @@ class IpfsBench:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold this device's benchmark lock; note the wait and the held window (epoch s)."""
-        key = lock_key(self.backend, self.torch_device)
+        key = self._lock or lock_key(self.backend, self.torch_device)
         with device_lock(key, self._lock_dir) as waited:
             window = [time.time(), None]
             self._internal.update(lock=key, lock_wait_s=round(waited, 6), window=window)

@@ -304,6 +304,8 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
         device_name=device_name,
         disabled=options.disabled,
         confirm=confirm,
+        # a runtime on the CPU (OpenVINO's CPU device) shares the cpu backend's cores and lock
+        lock=getattr(getattr(hw, "engine", None), "lock_key", None),
     )
     request.node.stash[ITEM_BENCH_KEY] = bench
     _Finalizer.ensure_registered(request.config)

@@ -3,6 +3,10 @@
 Exit status: 0 when no case regressed, 1 when at least one case is a
 statistically significant regression beyond ``--fail-threshold`` (see
 :mod:`pytest_ipfs_accel.bench.compare`), 2 for bad input.
+
+``ipfs-accel compare RUN --backends A,B`` puts two backends of one run side by
+side instead (:mod:`pytest_ipfs_accel.bench.backends`); it judges nothing, so it
+exits 0.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="baseline run: a run id (or unique prefix), latest or previous; or latest:N, the N latest "
         "runs with benchmarks other than HEAD, pooled",
     )
-    parser.add_argument("head", metavar="HEAD", help="run to judge: a run id (or unique prefix), latest or previous")
+    parser.add_argument(
+        "head", metavar="HEAD", nargs="?",
+        help="run to judge: a run id (or unique prefix), latest or previous (not with --backends)",
+    )
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
     parser.add_argument(
         "--fail-threshold", type=_threshold, default=Threshold(compare.DEFAULT_THRESHOLD_PCT), metavar="PCT",
@@ -55,9 +62,50 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help=f"significance level of the Mann-Whitney U test (default {compare.DEFAULT_ALPHA:g})",
     )
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument(
+        "--backends", metavar="A,B",
+        help="compare backend B with backend A within the one run BASE names (e.g. cpu,openvino): "
+        "median ratio, its bootstrap interval, Mann-Whitney U significance",
+    )
+
+
+def _backend_pair(text: str) -> tuple[str, str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if len(names) != 2 or names[0] == names[1]:
+        raise CommandError(f"--backends={text}: name two different backends, e.g. --backends cpu,openvino")
+    return names[0], names[1]
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    """Two backends of one run side by side."""
+    from pytest_ipfs_accel.bench import backends
+
+    if args.head is not None:
+        raise CommandError("--backends compares two backends of ONE run: name one run, not BASE and HEAD")
+    base_backend, head_backend = _backend_pair(args.backends)
+    con = open_reader(args.db)  # merges pending spools first, waits out a brief holder
+    try:
+        run_id = store.resolve_run_id(con, args.base)
+        cases = compare.load_cases(con, run_id)
+    finally:
+        con.close()
+    found = {c.hardware for c in cases.values()}
+    missing = [b for b in (base_backend, head_backend) if b not in found]
+    if missing:
+        raise CommandError(
+            f"run {run_id} has no benchmark results on {', '.join(missing)}; "
+            f"it has: {', '.join(sorted(h for h in found if h)) or 'none'}"
+        )
+    comparisons = backends.compare_backends(cases, base_backend, head_backend, alpha=args.alpha)
+    print(backends.render(comparisons, args.format, run_id=run_id, alpha=args.alpha))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backends is not None:
+        return run_backends(args)
+    if args.head is None:
+        raise CommandError("name two runs, BASE and HEAD (or one run with --backends A,B)")
     con = open_reader(args.db)  # merges pending spools first, waits out a brief holder
     try:
         head_id = store.resolve_run_id(con, args.head)

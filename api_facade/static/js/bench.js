@@ -1,8 +1,9 @@
 // Benchmarks: latency percentiles against batch size and sequence length,
 // median latency per run over time with significant regressions marked, and
-// two runs side by side.  Data: GET /api/benchmark/query (rows of
-// benchmark_results with their run's start time) and GET /api/benchmark/compare
-// (the same comparison `ipfs-accel compare` makes).
+// two runs side by side, and two backends of one run side by side.  Data:
+// GET /api/benchmark/query (rows of benchmark_results with their run's start
+// time), GET /api/benchmark/compare (the same comparison `ipfs-accel compare`
+// makes) and GET /api/benchmark/backends (`ipfs-accel compare RUN --backends A,B`).
 
 import { api } from "./api.js";
 import { historyChart, percentileChart } from "./charts.js";
@@ -83,11 +84,13 @@ export function showBench(root) {
   const charts = h("div", { id: "bench-charts", class: "charts" });
   const history = h("div", { id: "bench-history" });
   const compare = h("div", { id: "bench-compare" });
+  const backends = h("div", { id: "bench-backends" });
   root.append(
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Benchmarks")), controls, charts),
     h("section", { class: "panel" }, h("h2", {}, "History"), history),
     h("section", { class: "panel" }, h("h2", {}, "Two runs side by side"), compare),
+    h("section", { class: "panel" }, h("h2", {}, "Two backends of one run"), backends),
   );
 
   let stopped = false;
@@ -118,6 +121,7 @@ export function showBench(root) {
     });
     hwSel.addEventListener("change", draw);
     controls.append(h("label", {}, "Model ", modelSel), h("label", {}, "Hardware ", hwSel));
+    drawBackends(all, () => modelSel.value, () => stopped);
 
     // each draw has a number; one overtaken by a newer choice stops at its next await
     let generation = 0;
@@ -270,6 +274,69 @@ export function showBench(root) {
     stopped = true;
     dispose();
   };
+}
+
+/** Which backend is faster for each case of one run: median ratio, interval, significance. */
+function drawBackends(all, model, stopped) {
+  const runs = runsOf(all).map((r) => r.run_id); // oldest first
+  const backendsOf = (run) => uniq(all.filter((r) => r.run_id === run).map((r) => r.hardware)).sort();
+  const multi = runs.filter((run) => backendsOf(run).length > 1);
+  const root = document.getElementById("bench-backends");
+  if (!multi.length) {
+    root.append(h("p", { class: "muted" }, "No run has benchmarks on two backends: run them with --ipfs-hw=cpu,openvino (or any two)."));
+    return;
+  }
+  const runSel = h("select", { id: "backends-run" }, multi.map((r) => h("option", { value: r }, shortId(r))));
+  const baseSel = h("select", { id: "backends-base" });
+  const headSel = h("select", { id: "backends-head" });
+  const out = h("div", { id: "backends-table" });
+  const fill = () => {
+    const names = backendsOf(runSel.value);
+    clear(baseSel).append(...names.map((x) => h("option", { value: x }, x)));
+    clear(headSel).append(...names.map((x) => h("option", { value: x }, x)));
+    baseSel.value = names.includes("cpu") ? "cpu" : names[0];
+    headSel.value = names.find((x) => x !== baseSel.value);
+  };
+  runSel.value = multi[multi.length - 1];
+  fill();
+  root.append(h("div", { class: "form-row" },
+    h("label", {}, "Run ", runSel), h("label", {}, "Base ", baseSel), h("label", {}, "Head ", headSel)), out);
+  let asked = 0;
+  async function run() {
+    const mine = ++asked;
+    clear(out).append(h("p", { class: "muted" }, "comparing…"));
+    try {
+      const data = await api("/api/benchmark/backends", { query: { run: runSel.value, base: baseSel.value, head: headSel.value } });
+      if (stopped() || mine !== asked) return;
+      const cases = data.cases.filter((c) => c.model == null || c.model === model());
+      clear(out).append(backendsTable(data, cases));
+    } catch (err) {
+      if (!stopped() && mine === asked) clear(out).append(errorBox(err));
+    }
+  }
+  runSel.addEventListener("change", () => { fill(); run(); });
+  baseSel.addEventListener("change", run);
+  headSel.addEventListener("change", run);
+  run();
+}
+
+function backendsTable(data, cases) {
+  if (!cases.length) return h("p", { class: "muted" }, "No case of this model on these backends.");
+  const verdict = (c) => c.ratio == null ? `only on ${c.base_median_s == null ? c.head_backend : c.base_backend}`
+    : !c.significant ? "no significant difference"
+      : `${c.faster} ${(c.faster === c.head_backend ? 1 / c.ratio : c.ratio).toFixed(2)}x faster`;
+  const num = (x, digits = 3) => x == null ? "" : Number(x).toFixed(digits);
+  return h("table", { class: "grid compare" },
+    h("thead", {}, h("tr", {}, ["case", data.base, data.head, `${data.head}/${data.base}`,
+      `${Math.round(100 * data.confidence)}% interval`, "p", "verdict"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, cases.map((c) => h("tr", { class: c.significant ? "significant" : "" },
+      h("td", {}, h("code", {}, c.case)),
+      h("td", { class: "num" }, fmtLatency(c.base_median_s)),
+      h("td", { class: "num" }, fmtLatency(c.head_median_s)),
+      h("td", { class: "num" }, num(c.ratio)),
+      h("td", { class: "num" }, c.ratio_low == null ? "" : `${num(c.ratio_low)}–${num(c.ratio_high)}`),
+      h("td", { class: "num" }, c.p_value == null ? "" : Number(c.p_value).toPrecision(2)),
+      h("td", {}, verdict(c))))));
 }
 
 /** Does comparison `c` concern the same case as benchmark row `row`? */
