@@ -1,0 +1,34 @@
+"""``ipfs-accel node``: start or join Ray advertising exactly the backends this node can run."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", metavar="HOST:PORT", help="join this head (default: start a head node)")
+    parser.add_argument("--hw", metavar="LIST", help="only these backends (default: every usable one)")
+    parser.add_argument("--dry-run", action="store_true", help="print the ray start command, run nothing")
+    parser.add_argument("ray_args", nargs=argparse.REMAINDER, help="-- then more 'ray start' arguments")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_ipfs_accel.cli import CommandError
+    from pytest_ipfs_accel.commands.run import INSTALL_HINT
+    from pytest_ipfs_accel.distributed import node
+
+    names = [h.strip().lower() for h in args.hw.split(",") if h.strip()] if args.hw else None
+    extra = [a for a in args.ray_args if a != "--"]
+    num_gpus, custom, fingerprints = node.detect(names)
+    cmd = node.ray_start_command(args.address, num_gpus, custom, extra)
+    usable = ", ".join(fingerprints) or "none"
+    print(f"ipfs-accel node: usable here: {usable}; GPUs for Ray: {num_gpus}; custom resources: {custom}")
+    print(shlex.join(cmd))
+    if args.dry_run:
+        return 0
+    try:
+        return subprocess.run(cmd, check=False).returncode
+    except FileNotFoundError:
+        raise CommandError(INSTALL_HINT) from None
