@@ -45,6 +45,6 @@ def ray_start_command(address: str | None, num_gpus: int, custom: dict[str, floa
     if address:
         cmd.append(f"--address={address}")
     else:
-        cmd += ["--head", "--node-ip-address=127.0.0.1", "--include-dashboard=false"]
+        cmd += ["--head", "--include-dashboard=false"]
     cmd += [f"--num-gpus={num_gpus}", f"--resources={json.dumps(custom)}", *(extra or [])]
     return cmd
