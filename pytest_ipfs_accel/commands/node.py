@@ -11,9 +11,9 @@ import sys
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", metavar="HOST:PORT", help="join this head (default: start a head node)")
-    parser.add_argument("--ip", default="127.0.0.1", metavar="ADDR",
-                        help="address this node binds (default 127.0.0.1: nobody else can join or reach it; "
-                             "a head for other machines needs its private-network address)")
+    parser.add_argument("--ip", metavar="ADDR",
+                        help="address this node binds (a head's default is 127.0.0.1: nobody else can join "
+                             "or reach it; a head for other machines needs its private-network address)")
     parser.add_argument("--hw", metavar="LIST", help="only these backends (default: every usable one)")
     parser.add_argument("--dry-run", action="store_true", help="print the ray start command, run nothing")
     parser.add_argument("ray_args", nargs=argparse.REMAINDER, help="-- then more 'ray start' arguments")
@@ -26,8 +26,9 @@ def run(args: argparse.Namespace) -> int:
 
     names = [h.strip().lower() for h in args.hw.split(",") if h.strip()] if args.hw else None
     extra = [a for a in args.ray_args if a != "--"]
+    ip = [f"--node-ip-address={args.ip or '127.0.0.1'}"] if args.ip or not args.address else []
     num_gpus, custom, fingerprints = node.detect(names)
-    cmd = node.ray_start_command(args.address, num_gpus, custom, [f"--node-ip-address={args.ip}", *extra])
+    cmd = node.ray_start_command(args.address, num_gpus, custom, ip + extra)
     usable = ", ".join(fingerprints) or "none"
     print(f"ipfs-accel node: usable here: {usable}; GPUs for Ray: {num_gpus}; custom resources: {custom}")
     print(shlex.join(cmd))
