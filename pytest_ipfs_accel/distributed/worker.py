@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -93,7 +94,7 @@ def run_shard(spec: dict[str, Any]) -> dict[str, Any]:
         merge.settle(db)
         if timed_out:
             _note_timeout(db, spec)
-    return {
+    result = {
         "host": socket.gethostname(),
         "node_id": _node_id(),
         "exit_status": exit_status,
@@ -103,6 +104,8 @@ def run_shard(spec: dict[str, Any]) -> dict[str, Any]:
         "db_bytes": db.read_bytes() if db.exists() else None,
         "log_tail": log.read_text(encoding="utf-8", errors="replace")[-2000:],
     }
+    shutil.rmtree(shard_dir, ignore_errors=True)  # its bytes travel back; a failed attempt's stay for harvest
+    return result
 
 
 def _note_timeout(db: Path, spec: dict[str, Any]) -> None:
