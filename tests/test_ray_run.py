@@ -113,9 +113,10 @@ def _latest(db: Path) -> str:
 def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, SUITE)
     serial_db = tmp_path / "serial.duckdb"
-    subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-q", f"--ipfs-db={serial_db}",
-                    "--ipfs-hw=cpu,openvino", *QUIET], check=False, capture_output=True)
+    serial = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "0", "-q", f"--ipfs-db={serial_db}",
+                               "--ipfs-hw=cpu,openvino", *QUIET], stdout=subprocess.DEVNULL)  # meanwhile
     assert _ray_run(db, "--hw", "cpu,openvino", "--shards", "2", "--", *QUIET) == 1  # test_fail
+    assert serial.wait(timeout=120) == 1
     run_id = _latest(db)
     items = "SELECT nodeid, outcome, \"when\", subtest FROM test_results WHERE run_id = ? ORDER BY ALL"
     benches = ("SELECT r.nodeid, r.name, r.hardware, r.rounds, count(s.round) AS samples, "

@@ -51,6 +51,7 @@ class Outcome:
     exit_status: int
     attempts: list[dict[str, Any]]
     errors_added: int
+    shards: list[plan.Shard] = field(default_factory=list)
 
 
 def run(ray: Any, opts: Options, *, run_id: str | None = None, log=print) -> Outcome:
@@ -109,7 +110,7 @@ def run(ray: Any, opts: Options, *, run_id: str | None = None, log=print) -> Out
     added = _close_run(opts, run_id, shards, fates, hardware_of, attempts)
     exit_status, status = _status(opts.db, run_id, bool(added))
     _write_run(opts, run_id, started, time.time(), status, exit_status, len(items), fingerprints)
-    return Outcome(run_id, exit_status, attempts, added)
+    return Outcome(run_id, exit_status, attempts, added, shards)
 
 
 def _finish(ray: Any, ref: Any, opts: Options, shard: plan.Shard, attempt: int, spec: dict[str, Any],
