@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "benchmark changes between two runs"),
     "export": ("export", "export a run's benchmarks (pytest-benchmark JSON)"),
     "serve": ("serve", "start the API facade and dashboard"),
+    "run": ("run", "shard a run across a Ray cluster, merged into one run"),
+    "node": ("node", "start or join Ray advertising this node's backends"),
 }
 
 

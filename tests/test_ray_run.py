@@ -1,0 +1,216 @@
+"""``ipfs-accel run --ray`` against one real local Ray cluster of two nodes (one advertising
+``openvino``): the merged run equals a ``-n 0`` run, placement by hardware, and faults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_ipfs_accel import cli, store
+from pytest_ipfs_accel.merge import open_reader
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
+
+SUITE = """
+import pytest
+
+def test_pass():
+    pass
+
+def test_fail():
+    assert 1 == 2
+
+def test_skip():
+    pytest.skip("not today")
+
+@pytest.mark.xfail(reason="known")
+def test_xfail():
+    assert False
+
+def test_subtests(subtests):
+    for i in range(2):
+        with subtests.test(i=i):
+            assert i == 0
+
+@pytest.mark.parametrize("n", [50, 100])
+def test_bench(ipfs_bench, n):
+    ipfs_bench(sum, range(n))
+
+def test_on(ipfs_hw):
+    assert ipfs_hw.name in ("cpu", "openvino")
+"""
+
+# faults are switched on by files next to the suite, so the same ids collect everywhere
+FAULTS = """
+import os, pathlib, signal, time
+
+HERE = pathlib.Path(__file__).parent
+
+def test_a():
+    pass
+
+def test_fault():
+    kill = (HERE / "KILL_ALWAYS").exists() or (HERE / "KILL_ONCE").exists()
+    if kill:
+        (HERE / "KILL_ONCE").unlink(missing_ok=True)
+        (HERE / "pytest.pid").write_text(str(os.getpid()))
+        time.sleep(0.6)  # test_a's row reaches the spool first
+        os.kill(os.getppid(), signal.SIGKILL)  # the Ray worker running this shard
+        time.sleep(30)  # PR_SET_PDEATHSIG ends this process first
+    if (HERE / "HANG").exists():
+        time.sleep(120)
+
+def test_z():
+    pass
+"""
+QUIET = ["-p", "no:cacheprovider", "--ipfs-bench-min-rounds=5", "--ipfs-bench-max-rounds=5"]
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """One local Ray of two nodes for the whole session: a head, and a node offering openvino."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    c.add_node(num_cpus=2, resources={"openvino": 1})
+    c.wait_for_nodes()
+    ray.init(address=c.address, logging_level="ERROR", log_to_driver=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()  # only the processes this fixture started
+
+
+def _suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
+    (tmp_path / "test_suite.py").write_text(textwrap.dedent(text))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "r.duckdb"
+
+
+def _ray_run(db: Path, *args: str) -> int:
+    return cli.main(["run", "--ray", "--db", str(db), *args])
+
+
+def _rows(db: Path, sql: str, params=()) -> list[dict]:
+    con = open_reader(db)
+    try:
+        return store.fetch_dicts(con, sql, params)
+    finally:
+        con.close()
+
+
+def _latest(db: Path) -> str:
+    return _rows(db, "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")[0]["run_id"]
+
+
+def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_path, monkeypatch, capsys):
+    db = _suite(tmp_path, monkeypatch, SUITE)
+    serial_db = tmp_path / "serial.duckdb"
+    serial = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "0", "-q", f"--ipfs-db={serial_db}",
+                               "--ipfs-hw=cpu,openvino", *QUIET], stdout=subprocess.DEVNULL)  # meanwhile
+    assert _ray_run(db, "--hw", "cpu,openvino", "--shards", "2", "--", *QUIET) == 1  # test_fail
+    assert serial.wait(timeout=120) == 1
+    run_id = _latest(db)
+    items = "SELECT nodeid, outcome, \"when\", subtest FROM test_results WHERE run_id = ? ORDER BY ALL"
+    benches = ("SELECT r.nodeid, r.name, r.hardware, r.rounds, count(s.round) AS samples, "
+               "min(s.round) AS first, max(s.round) AS last FROM benchmark_results r JOIN benchmark_samples s "
+               "USING (run_id, nodeid) WHERE run_id = ? GROUP BY ALL ORDER BY ALL")
+    serial_id = _latest(serial_db)
+    merged = _rows(db, items, [run_id])
+    assert merged == _rows(serial_db, items, [serial_id])
+    assert {r["outcome"] for r in merged} >= {"passed", "failed", "skipped", "xfailed"}
+    assert any(r["subtest"] for r in merged)
+    assert _rows(db, benches, [run_id]) == _rows(serial_db, benches, [serial_id])
+    assert len(_rows(db, benches, [run_id])) == 2
+
+    shards = _rows(db, "SELECT * FROM run_shards WHERE run_id = ? ORDER BY shard", [run_id])
+    assert [s["hardware"] for s in shards].count("openvino") == 1 and len(shards) == 2
+    openvino_node = next(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("openvino"))
+    assert next(s for s in shards if s["hardware"] == "openvino")["node_id"] == openvino_node
+    assert all(s["attempt"] == 0 and s["items_recorded"] == s["items_expected"] for s in shards)
+    assert sum(s["items_expected"] for s in shards) == len({r["nodeid"] for r in merged})
+    run = _rows(db, "SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
+    assert (run["status"], run["exit_status"], run["hw_requested"]) == ("failed", 1, "cpu,openvino")
+    assert "cpu" in run["hardware"] and run["tests_collected"] == len({r["nodeid"] for r in merged})
+
+
+def test_hardware_no_node_offers_fails_fast_and_names_it(cluster, tmp_path, monkeypatch, capsys):
+    db = _suite(tmp_path, monkeypatch, SUITE)
+    started = time.monotonic()
+    assert _ray_run(db, "--hw", "cpu,cuda", "--", "-k", "test_on") == 2
+    err = capsys.readouterr().err.strip()
+    assert "no node of the Ray cluster offers GPU (for cuda shard" in err, err
+    assert time.monotonic() - started < 60  # Ray itself would leave the task pending forever
+
+
+def test_without_ray_installed_it_says_how_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    assert cli.main(["run", "--ray", "--hw", "cpu", "--", "-q"]) == 2
+    assert "pip install 'pytest-ipfs-accel[ray]'" in capsys.readouterr().err
+
+
+def test_a_killed_worker_is_retried_without_duplicates(cluster, tmp_path, monkeypatch):
+    db = _suite(tmp_path, monkeypatch, FAULTS)
+    (tmp_path / "KILL_ONCE").touch()
+    assert _ray_run(db, "--hw", "cpu", "--retries", "1", "--", "-p", "no:cacheprovider") == 0
+    run_id = _latest(db)
+    rows = _rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = ? ORDER BY nodeid", [run_id])
+    assert [(r["nodeid"].split("::")[1], r["outcome"]) for r in rows] == [
+        ("test_a", "passed"), ("test_fault", "passed"), ("test_z", "passed")]
+    attempts = _rows(db, "SELECT attempt, status FROM run_shards WHERE run_id = ? ORDER BY attempt", [run_id])
+    assert [a["attempt"] for a in attempts] == [0, 1]
+    assert attempts[0]["status"].startswith("lost") and attempts[1]["status"] == "passed"
+    _assert_gone(tmp_path)
+
+
+def test_a_shard_that_exhausts_its_retries_leaves_error_rows(cluster, tmp_path, monkeypatch, capsys):
+    db = _suite(tmp_path, monkeypatch, FAULTS)
+    (tmp_path / "KILL_ALWAYS").touch()
+    # --retries 0: the retry path itself is the test above; each retry costs a Ray worker start
+    assert _ray_run(db, "--hw", "cpu", "--retries", "0", "--", "-p", "no:cacheprovider") == 1
+    run_id = _latest(db)
+    rows = {r["nodeid"].split("::")[1]: r for r in _rows(
+        db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ? AND subtest IS NULL", [run_id])}
+    assert sorted(rows) == ["test_a", "test_fault", "test_z"]  # each exactly once
+    assert rows["test_a"]["outcome"] == "passed"  # flushed before the kill: kept
+    for name in ("test_fault", "test_z"):
+        assert rows[name]["outcome"] == "error"
+        assert "not run: shard 0 (cpu) attempt 0 failed: " in rows[name]["message"]
+    assert len(_rows(db, "SELECT * FROM run_shards WHERE run_id = ?", [run_id])) == 1
+    assert _rows(db, "SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"] == "error"
+    _assert_gone(tmp_path)
+
+
+def test_a_shard_timeout_records_the_stuck_test_and_keeps_the_rest(cluster, tmp_path, monkeypatch):
+    db = _suite(tmp_path, monkeypatch, FAULTS)
+    (tmp_path / "HANG").touch()
+    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "8", "--", "-p", "no:cacheprovider") == 1
+    run_id = _latest(db)
+    rows = {r["nodeid"].split("::")[1]: r for r in _rows(
+        db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ?", [run_id])}
+    assert rows["test_a"]["outcome"] == "passed"
+    assert rows["test_fault"]["outcome"] == "error"
+    assert rows["test_fault"]["message"].startswith("shard 0 timed out after 8 s: the session ended")
+    assert rows["test_z"]["outcome"] == "error" and "not run: shard 0 timed out" in rows["test_z"]["message"]
+    shard = _rows(db, "SELECT status, exit_status FROM run_shards WHERE run_id = ?", [run_id])
+    assert shard == [{"status": "timeout", "exit_status": 2}]  # pytest's own "interrupted"
+
+
+def _assert_gone(suite: Path) -> None:
+    """The pytest child died with its Ray worker (no orphan holding a device)."""
+    pid = int((suite / "pytest.pid").read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"pytest child {pid} outlived its Ray worker")
