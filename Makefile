@@ -31,7 +31,7 @@ demo: $(STAMP)
 		status=$$?; $(BIN)/ipfs-accel report --db .ipfs_accel/results.duckdb; exit $$status
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

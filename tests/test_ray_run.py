@@ -17,6 +17,10 @@ from pytest_ipfs_accel.merge import open_reader
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
 
+# one xdist worker runs them all, so the suite starts one Ray cluster, not one per worker
+# (the Makefile runs `-n 2 --dist loadgroup`)
+pytestmark = pytest.mark.xdist_group("ray")
+
 SUITE = """
 import pytest
 
