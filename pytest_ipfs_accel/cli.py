@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "benchmark changes between two runs"),
     "export": ("export", "export a run's benchmarks (pytest-benchmark JSON)"),
     "serve": ("serve", "start the API facade and dashboard"),
+    "browser": ("browser", "the browser backends' onnxruntime-web assets: status, install"),
 }
 
 
