@@ -23,7 +23,7 @@ from typing import Any
 from hardware_markers.browser_assets import BUILDS, asset_dir, assets_problem, chromium_path
 
 #: backend -> the onnxruntime-web build its page loads
-PAGE_BUILD = {"wasm": "ort.wasm.min.mjs", "webgpu": "ort.all.min.mjs", "webnn": "ort.all.min.mjs"}
+PAGE_BUILD = {"wasm": "ort.wasm.min.mjs", "webgpu": "ort.webgpu.min.mjs", "webnn": "ort.all.min.mjs"}
 assert set(PAGE_BUILD.values()) <= set(BUILDS)
 
 #: a headless Chromium that phones nowhere, with WebGPU (SwiftShader without a GPU) and WebNN on
