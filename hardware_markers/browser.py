@@ -15,7 +15,6 @@ from typing import Any
 
 from hardware_markers.base import Device, Hardware
 
-
 #: wgpu's adapter type for a software rasterizer (llvmpipe, SwiftShader, WARP).
 SOFTWARE_ADAPTER = "CPU"
 

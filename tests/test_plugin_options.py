@@ -14,7 +14,7 @@ import pytest
 
 def test_hw(ipfs_hw):
     assert ipfs_hw.usable
-    assert ipfs_hw.name in ("cpu", "cuda", "rocm", "mps", "xpu", "openvino", "qnn", "webnn", "webgpu")
+    assert ipfs_hw.name in ("cpu", "cuda", "rocm", "mps", "xpu", "openvino", "qnn", "wasm", "webnn", "webgpu")
 """
 
 CUDA_USABLE = default_registry().detect("cuda").usable
