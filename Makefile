@@ -10,7 +10,7 @@ DEMO_MODELS := bert gpt2 t5 vit whisper clip
 # pytest start ~1.5 s of CPU; nothing here needs them as plugins
 export PYTEST_ADDOPTS ?= -p no:schemathesis -p no:hypothesispytest
 
-.PHONY: demo test venv lint clean
+.PHONY: demo test venv lint clean browser-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# onnxruntime-web for the wasm/webgpu/webnn backends, from npm into ~/.cache/ipfs-accel/browser
+# (idempotent; never done at test time)
+browser-assets: $(STAMP)
+	$(BIN)/ipfs-accel browser install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,3 +20,7 @@ def pytester(_runtimes_imported, pytester):
 def _runtimes_imported():
     if importlib.util.find_spec("openvino") is not None:
         importlib.import_module("openvino")
+    # the browser backends keep one Chromium per process in these modules: an in-process run
+    # that detects them must find the worker's session, not launch a second one
+    for name in ("hardware_markers.browser", "hardware_markers.browser_page", "hardware_markers.browser_runtime"):
+        importlib.import_module(name)

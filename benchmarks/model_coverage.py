@@ -12,6 +12,8 @@ the share of cpu-passing types that pass on openvino, and the top failure
 reasons (for openvino: the converter's).
 
     python benchmarks/model_coverage.py [--backend cpu,openvino] [--jobs 2] [--sample N]
+    python benchmarks/model_coverage.py --backend cpu,wasm,webgpu --sample 40 --jobs 1
+        (the browser backends: one Chromium per worker; `ipfs-accel browser install` first)
                                         [--json out.json] [--only bert gpt2]
 
 It runs models in worker processes (one import of torch per worker, not per

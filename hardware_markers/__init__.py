@@ -5,10 +5,12 @@ when first asked, and answers are cached per registry.
 
 Modules: ``base`` (names, ``Hardware``/``Device``, ``Registry``), ``detectors``
 (the name -> detector map), ``torch_backends`` (cpu cuda rocm mps xpu),
-``runtimes`` (openvino qnn), ``browser`` (webnn webgpu), ``system`` (OS probes),
+``runtimes`` (openvino qnn), ``browser`` (wasm webnn webgpu in headless Chromium), ``system`` (OS probes),
 ``execution`` (the ``Runtime`` interface that runs models on a backend, the torch
 device runtime and the per-module ``PreparationCache``), ``openvino_runtime``
-(OpenVINO: convert, compile, infer).
+(OpenVINO: convert, compile, infer), ``browser_assets`` (onnxruntime-web's files:
+cache, install), ``browser_page`` (one Chromium per process, a page per backend,
+the local server), ``browser_runtime`` (ONNX export, onnxruntime-web sessions).
 """
 
 from hardware_markers.base import BACKENDS, Detector, Device, Hardware, Registry

@@ -16,7 +16,11 @@ from hardware_markers.execution import (
 )
 
 #: The backends the product knows, in display order.
-BACKENDS: tuple[str, ...] = ("cpu", "cuda", "rocm", "mps", "xpu", "openvino", "qnn", "webnn", "webgpu")
+BACKENDS: tuple[str, ...] = (
+    "cpu", "cuda", "rocm", "mps", "xpu", "openvino", "qnn", "wasm", "webnn", "webgpu")
+#: backends that run in a browser: ``--ipfs-hw=auto`` leaves them out (detecting them launches
+#: Chromium); name them, or use ``all``
+BROWSER_BACKENDS: tuple[str, ...] = ("wasm", "webnn", "webgpu")
 
 
 @dataclass(frozen=True)

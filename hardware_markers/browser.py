@@ -1,10 +1,12 @@
-"""Detectors for the web backends, WebNN and WebGPU.
+"""Detectors for the browser backends: wasm, WebGPU and WebNN, in headless Chromium.
 
-Both are browser APIs.  A Python process has no browser attached, so they are
-reported as not usable and say so, unless a real runtime is present: for
-WebGPU, the ``wgpu`` package (wgpu-native) with a hardware adapter.  A plugin
-that drives a real browser can register its own detector through the
-``pytest_ipfs_accel_register_backends`` hook.
+Each asks the process's browser (``browser_page.session()``, launched on first
+use) what it really offers: the browser's version, the WebGPU adapter (vendor,
+architecture, fallback or not: a fallback adapter is a software renderer whose
+timings are CPU timings), a WebNN context, or the browser's own error.  Without
+Chromium or the onnxruntime-web assets they say what to install.
+``detect_wgpu_native`` looks at WebGPU adapters through wgpu-native instead
+(adapters only; it runs no models).
 """
 
 from __future__ import annotations
@@ -13,19 +15,8 @@ from typing import Any
 
 from hardware_markers.base import Device, Hardware
 
-_ATTACH_HINT = "a plugin can attach one through the pytest_ipfs_accel_register_backends hook"
-
 #: wgpu's adapter type for a software rasterizer (llvmpipe, SwiftShader, WARP).
 SOFTWARE_ADAPTER = "CPU"
-
-
-def detect_webnn() -> Hardware:
-    """WebNN exists only inside browsers; there is no runtime a Python process can load."""
-    return Hardware(
-        "webnn", False,
-        f"WebNN runs inside a browser; no browser runtime is attached to this Python process "
-        f"({_ATTACH_HINT})",
-    )
 
 
 def _adapters(wgpu: Any) -> list[Any]:
@@ -70,15 +61,16 @@ def _adapter_device(adapter: Any, index: int) -> Device:
     )
 
 
-def detect_webgpu() -> Hardware:
-    """WebGPU through wgpu-native (``pip install wgpu``), usable with a hardware adapter."""
+def detect_wgpu_native() -> Hardware:
+    """WebGPU through wgpu-native (``pip install wgpu``) in this Python process: adapters only (it runs
+    no models); what ``ipfs-accel hardware`` can say when there is no browser."""
     try:
         import wgpu
     except ImportError:
         return Hardware(
             "webgpu", False,
-            f"WebGPU runs inside a browser; no browser runtime is attached to this Python process "
-            f"({_ATTACH_HINT}; for a native WebGPU runtime: pip install wgpu)",
+            "WebGPU runs inside a browser (see the webgpu backend); for native WebGPU adapters "
+            "in this process: pip install wgpu",
         )
     runtime = f"wgpu {getattr(wgpu, '__version__', '?')}"
     try:
@@ -109,3 +101,95 @@ def detect_webgpu() -> Hardware:
         )
     names = ", ".join(f"{d.name} via {d.extra.get('backend_type', '?')}" for d in hardware)
     return Hardware("webgpu", True, f"{runtime} adapters: {names}", tuple(devices), None, runtime)
+
+
+# --------------------------------------------------------------------------- in the browser
+
+
+def _browser() -> tuple[Any, dict[str, Any]] | str:
+    """The process's browser session and its probe, or why there is none."""
+    from hardware_markers.browser_page import BrowserUnavailable, session
+
+    try:
+        browser = session()
+    except BrowserUnavailable as exc:
+        return str(exc)
+    return browser, _probe(browser)
+
+
+_PROBES: dict[int, dict[str, Any]] = {}
+
+
+def _probe(browser: Any) -> dict[str, Any]:
+    if id(browser) not in _PROBES:
+        _PROBES[id(browser)] = browser.probe()
+    return _PROBES[id(browser)]
+
+
+def _ort(browser: Any) -> str:
+    from hardware_markers.browser_assets import ORT_WEB_VERSION
+
+    return f"onnxruntime-web {ORT_WEB_VERSION} in Chromium {browser.version}"
+
+
+def detect_wasm() -> Hardware:
+    """onnxruntime-web's CPU path (WebAssembly, SIMD, threads when cross-origin isolated)."""
+    from hardware_markers.browser_assets import ORT_WEB_VERSION
+    from hardware_markers.browser_runtime import BrowserRuntime
+
+    found = _browser()
+    if isinstance(found, str):
+        return Hardware("wasm", False, found)
+    browser, probe = found
+    threads = probe.get("hardwareConcurrency")
+    isolated = probe.get("crossOriginIsolated")
+    device = Device("WebAssembly SIMD", 0, driver=browser.version, capability="wasm",
+                    extra={"crossOriginIsolated": isolated, "hardwareConcurrency": threads})
+    reason = f"{_ort(browser)}: wasm on the CPU ({threads} logical cores, cross-origin isolated: {isolated})"
+    engine = BrowserRuntime("wasm", browser, ORT_WEB_VERSION)
+    return Hardware("wasm", True, reason, (device,), None, _ort(browser), engine)
+
+
+def detect_webgpu() -> Hardware:
+    """WebGPU in headless Chromium: usable when the browser gives an adapter (a software one is said so)."""
+    from hardware_markers.browser_assets import ORT_WEB_VERSION
+    from hardware_markers.browser_runtime import BrowserRuntime
+
+    found = _browser()
+    if isinstance(found, str):
+        return Hardware("webgpu", False, found)
+    browser, probe = found
+    gpu = probe.get("webgpu") or {}
+    if "error" in gpu:
+        return Hardware("webgpu", False, f"Chromium {browser.version}: {gpu['error']}", runtime=_ort(browser))
+    software = bool(gpu.get("isFallbackAdapter")) or gpu.get("architecture") == "swiftshader"
+    extra = {k: gpu.get(k) for k in ("vendor", "architecture", "description", "isFallbackAdapter",
+                                       "features", "maxBufferSize")}
+    extra["software_renderer"] = software
+    name = gpu.get("device") or gpu.get("description") or f"{gpu.get('vendor') or '?'} {gpu.get('architecture') or ''}".strip()
+    device = Device(name, 0, driver=browser.version, capability=gpu.get("architecture") or None, extra=extra)
+    reason = (f"{_ort(browser)}: WebGPU adapter {gpu.get('vendor') or '?'}/{gpu.get('architecture') or '?'}"
+              f" (fallback adapter: {gpu.get('isFallbackAdapter')})")
+    if software:
+        reason += "; a software renderer: its timings are CPU timings, not a GPU's"
+    engine = BrowserRuntime("webgpu", browser, ORT_WEB_VERSION)
+    return Hardware("webgpu", True, reason, (device,), None, _ort(browser), engine)
+
+
+def detect_webnn() -> Hardware:
+    """WebNN in headless Chromium: usable when ``navigator.ml.createContext`` succeeds; else the browser's error."""
+    from hardware_markers.browser_assets import ORT_WEB_VERSION
+    from hardware_markers.browser_runtime import BrowserRuntime
+
+    found = _browser()
+    if isinstance(found, str):
+        return Hardware("webnn", False, found)
+    browser, probe = found
+    webnn = probe.get("webnn") or {}
+    if "error" in webnn:
+        return Hardware("webnn", False, webnn["error"], runtime=_ort(browser))
+    device_type = webnn["deviceType"]
+    device = Device(f"WebNN {device_type}", 0, driver=browser.version, capability=device_type)
+    engine = BrowserRuntime("webnn", browser, ORT_WEB_VERSION, {"name": "webnn", "deviceType": device_type})
+    return Hardware("webnn", True, f"{_ort(browser)}: WebNN context on {device_type}", (device,), None,
+                    _ort(browser), engine)

@@ -7,7 +7,7 @@ browser APIs); this module is the one map from backend name to detector.
 from __future__ import annotations
 
 from hardware_markers.base import BACKENDS, Detector, Registry
-from hardware_markers.browser import detect_webgpu, detect_webnn
+from hardware_markers.browser import detect_wasm, detect_webgpu, detect_webnn
 from hardware_markers.runtimes import detect_openvino, detect_qnn
 from hardware_markers.torch_backends import (
     detect_cpu,
@@ -26,6 +26,7 @@ DETECTORS: dict[str, Detector] = {
     "xpu": detect_xpu,
     "openvino": detect_openvino,
     "qnn": detect_qnn,
+    "wasm": detect_wasm,
     "webnn": detect_webnn,
     "webgpu": detect_webgpu,
 }

@@ -155,6 +155,11 @@ class Runtime(ABC):
         """Wait until work queued on the device is done (no-op for synchronous runtimes)."""
         return None
 
+    def timer(self) -> Any:
+        """A benchmark timer on this runtime's own clock (a ``bench.timing.Timer``: a browser
+        page's ``performance.now()``), or ``None`` to time calls on the host."""
+        return None
+
     def fingerprint(self) -> dict[str, Any]:
         """A JSON-able description of this runtime, recorded with the run's hardware."""
         return {"name": self.name}

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "start the API facade and dashboard"),
     "run": ("run", "shard a run across a Ray cluster, merged into one run"),
     "node": ("node", "start or join Ray advertising this node's backends"),
+    "browser": ("browser", "the browser backends' onnxruntime-web assets: status, install"),
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from hardware_markers import BACKENDS, Hardware, PreparationCache, Registry, default_registry
+from hardware_markers.base import BROWSER_BACKENDS
 from pytest_ipfs_accel import hookspecs
 from pytest_ipfs_accel.options import (
     PROP_BENCH,
@@ -55,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
     add(
         "--ipfs-hw",
-        "hardware to run on: auto (every usable backend; default), all (every known "
+        "hardware to run on: auto (every usable backend but the browser ones; default), all (every known "
         "backend, unusable ones skipped with the reason) or a comma list of "
         f"{', '.join(BACKENDS)}",
         metavar="SPEC",
@@ -98,7 +99,9 @@ class HardwareSelection:
         """The selected backend names (``auto`` runs detection here, once)."""
         if self._names is None:
             if self._requested is None:
-                self._names = tuple(h.name for h in self.registry.detect_all() if h.usable)
+                # detecting the browser backends launches Chromium: auto leaves them out
+                names = [n for n in self.registry.names() if n not in BROWSER_BACKENDS]
+                self._names = tuple(n for n in names if self.registry.detect(n).usable)
             else:
                 self._names = self._requested
         return self._names

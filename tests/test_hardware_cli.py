@@ -66,5 +66,5 @@ def test_chosen_backends_only_and_unknown_backend_is_one_line_error():
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == (
         "ipfs-accel hardware: error: unknown backend 'gpu'; choose from: "
-        "cpu, cuda, rocm, mps, xpu, openvino, qnn, webnn, webgpu\n"
+        "cpu, cuda, rocm, mps, xpu, openvino, qnn, wasm, webnn, webgpu\n"
     )

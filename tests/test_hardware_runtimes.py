@@ -15,7 +15,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 
 from hardware_markers import runtimes, system
-from hardware_markers.browser import detect_webgpu, detect_webnn
+from hardware_markers.browser import detect_wgpu_native
 from hardware_markers.runtimes import detect_openvino, detect_qnn
 
 # ---------------------------------------------------------------------- openvino
@@ -157,13 +157,6 @@ def test_qnn_sdk_without_host_libraries(monkeypatch, tmp_path):
 # ------------------------------------------------------------------------- webnn
 
 
-def test_webnn_says_it_lives_in_a_browser():
-    hw = detect_webnn()
-    assert not hw.usable
-    assert hw.reason.startswith(
-        "WebNN runs inside a browser; no browser runtime is attached to this Python process")
-
-
 # ------------------------------------------------------------------------ webgpu
 
 
@@ -183,9 +176,9 @@ def _fake_wgpu(monkeypatch, adapters):
 
 def test_webgpu_without_wgpu_says_it_lives_in_a_browser(monkeypatch):
     monkeypatch.setitem(sys.modules, "wgpu", None)
-    hw = detect_webgpu()
+    hw = detect_wgpu_native()
     assert not hw.usable
-    assert "WebGPU runs inside a browser" in hw.reason and "pip install wgpu" in hw.reason
+    assert "WebGPU runs inside a browser (see the webgpu backend)" in hw.reason and "pip install wgpu" in hw.reason
 
 
 def test_webgpu_with_a_hardware_adapter_is_usable_and_listed_first(monkeypatch):
@@ -193,7 +186,7 @@ def test_webgpu_with_a_hardware_adapter_is_usable_and_listed_first(monkeypatch):
         _adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "CPU", "OpenGL"),
         _adapter("NVIDIA H100 80GB HBM3", "DiscreteGPU", "Vulkan", "580.159.04", "hopper"),
     ])
-    hw = detect_webgpu()
+    hw = detect_wgpu_native()
     assert hw.usable and hw.runtime == "wgpu 0.32.0" and hw.torch_device is None
     first, second = hw.devices
     assert (first.index, first.name, first.driver, first.capability) == (
@@ -205,14 +198,14 @@ def test_webgpu_with_a_hardware_adapter_is_usable_and_listed_first(monkeypatch):
 
 def test_webgpu_with_only_a_software_adapter_is_not_usable(monkeypatch):
     _fake_wgpu(monkeypatch, [_adapter("llvmpipe (LLVM 15.0.6, 256 bits)", "CPU", "OpenGL")])
-    hw = detect_webgpu()
+    hw = detect_wgpu_native()
     assert not hw.usable and len(hw.devices) == 1
     assert "only software adapters (llvmpipe (LLVM 15.0.6, 256 bits) via OpenGL)" in hw.reason
 
 
 def test_webgpu_with_no_adapter(monkeypatch):
     _fake_wgpu(monkeypatch, [])
-    hw = detect_webgpu()
+    hw = detect_wgpu_native()
     assert not hw.usable and "found no adapter" in hw.reason
 
 

@@ -115,6 +115,7 @@ class IpfsBench:
         lock_dir: Path | None = None,
         confirm: Confirmation | None = None,
         lock: str | None = None,
+        timer: timing.Timer | None = None,
     ) -> None:
         self.name = name
         self.extra_info: dict[str, Any] = {}
@@ -127,6 +128,7 @@ class IpfsBench:
         self._lock_dir = lock_dir
         self._confirm = confirm
         self._lock = lock
+        self._timer = timer  # the runtime's own clock (a browser page's performance.now), if any
         self._case = Case()
         self._mode: str | None = None
         self._payload: dict[str, Any] | None = None
@@ -166,7 +168,7 @@ class IpfsBench:
         if self.disabled:
             return fn(*args, **kwargs)
         tracker = memory_mod.tracker_for(self.torch_device)
-        timer = timing.timer_for(self.torch_device)
+        timer = self._timer or timing.timer_for(self.torch_device)
         def measure() -> timing.Measurement:
             return timing.measure(
                 fn, args, kwargs, timer=timer, settings=self.settings, on_timed_start=tracker.start

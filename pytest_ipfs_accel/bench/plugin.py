@@ -306,6 +306,7 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
         confirm=confirm,
         # a runtime on the CPU (OpenVINO's CPU device) shares the cpu backend's cores and lock
         lock=getattr(getattr(hw, "engine", None), "lock_key", None),
+        timer=getattr(getattr(hw, "engine", None), "timer", lambda: None)(),
     )
     request.node.stash[ITEM_BENCH_KEY] = bench
     _Finalizer.ensure_registered(request.config)
