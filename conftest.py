@@ -10,14 +10,16 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def pytester(_runtimes_imported, pytester):
-    """pytester, with OpenVINO imported first when it is installed: pytester drops every module
-    a test imports, and OpenVINO's native modules cannot be imported a second time, so an
-    in-process run that detects the openvino backend would break it for the rest of the worker."""
+    """pytester, with DuckDB and OpenVINO imported first: pytester drops every module a test
+    imports, and their native modules (nanobind in duckdb 2) cannot be imported a second time
+    (duckdb aborts the process), so an in-process run that imports them first would break the
+    rest of the worker."""
     return pytester
 
 
 @pytest.fixture(scope="session")
 def _runtimes_imported():
+    importlib.import_module("duckdb")
     if importlib.util.find_spec("openvino") is not None:
         importlib.import_module("openvino")
     # the browser backends keep one Chromium per process in these modules: an in-process run
