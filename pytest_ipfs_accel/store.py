@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_ipfs_accel import schema
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -48,27 +50,18 @@ def open_store(path: str | os.PathLike[str], *, read_only: bool = False, wait_s:
         except OSError as exc:
             raise StoreError(f"cannot create the folder for {path}: {exc.strerror}") from None
     wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    deadline = time.monotonic() + wait_s
-    delay = 0.005
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" in text.lower():
-                left = deadline - time.monotonic()
-                if left > 0:
-                    time.sleep(min(delay, left))
-                    delay = min(delay * 2, 0.05)
-                    continue
-                raise StoreError(f"{path} is locked by another process ({_holder(text)}) and stayed "
-                                 f"locked for {wait_s:g} s (set IPFS_ACCEL_LOCK_WAIT_S to wait longer)") from None
-            if "not a valid DuckDB" in text or "database file" in text.lower() and "valid" in text.lower():
-                raise StoreError(f"{path} is not a DuckDB database; point --ipfs-db at another file") from None
-            raise StoreError(f"cannot open {path}: {_first_line(text)}") from None
-        except (duckdb.Error, OSError) as exc:
-            raise StoreError(f"cannot open {path}: {_first_line(str(exc))}") from None
+    try:
+        con = when_unlocked(lambda: duckdb.connect(str(path), read_only=read_only), wait_s)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreError(f"{path} is locked by another process ({_holder(text)}) and stayed "
+                             f"locked for {wait_s:g} s (set IPFS_ACCEL_LOCK_WAIT_S to wait longer)") from None
+        if "not a valid DuckDB" in text or "database file" in text.lower() and "valid" in text.lower():
+            raise StoreError(f"{path} is not a DuckDB database; point --ipfs-db at another file") from None
+        raise StoreError(f"cannot open {path}: {_first_line(text)}") from None
+    except (duckdb.Error, OSError) as exc:
+        raise StoreError(f"cannot open {path}: {_first_line(str(exc))}") from None
     if not read_only:
         try:
             for statement in schema.ddl():
@@ -86,6 +79,24 @@ def _holder(text: str) -> str:
         return "unknown"
     program, pid = match.group(1), match.group(2)
     return f"{Path(program).name} (PID {pid})" if pid else Path(program).name
+
+
+def when_unlocked(action: Callable[[], T], wait_s: float) -> T:
+    """``action()``, retried while it fails on another process's DuckDB file lock, backing
+    off from 5 to 50 ms, for up to ``wait_s`` seconds (then the lock error is raised)."""
+    import duckdb
+
+    deadline = time.monotonic() + wait_s
+    delay = 0.005
+    while True:
+        try:
+            return action()
+        except duckdb.IOException as exc:
+            left = deadline - time.monotonic()
+            if "lock" not in str(exc).lower() or left <= 0:
+                raise
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
 
 
 def _first_line(text: str) -> str:
@@ -225,7 +236,9 @@ def merge_file(con, source: str | os.PathLike[str], *, keep_runs: bool = False) 
     from pytest_ipfs_accel import merge
 
     merge.settle(Path(source))
-    con.execute(f"ATTACH '{_sql_string(str(source))}' AS shard (READ_ONLY)")
+    # a merger that just merged the source's last spool may still be closing it
+    when_unlocked(lambda: con.execute(f"ATTACH '{_sql_string(str(source))}' AS shard (READ_ONLY)"),
+                  LOCK_WAIT_S)
     try:
         theirs = {r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'shard'").fetchall()}
