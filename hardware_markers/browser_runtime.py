@@ -34,11 +34,10 @@ from hardware_markers.execution import (
     Outputs,
     Prepared,
     Runtime,
-    flat_module,
     input_signature,
-    tensor_outputs,
+    traceable,
 )
-from hardware_markers.openvino_runtime import _cache_off, _summary
+from hardware_markers.openvino_runtime import _summary
 
 #: torch dtype name -> onnxruntime-web tensor type
 ORT_TYPES = {"torch.float32": "float32", "torch.int64": "int64", "torch.int32": "int32", "torch.bool": "bool",
@@ -96,10 +95,7 @@ def export_onnx(model: Any, example_inputs: Mapping[str, Any], path: Path) -> li
     """``model`` exported to one ONNX file at ``path``; the output names, in order."""
     import torch
 
-    extra = _cache_off(model)
-    with torch.no_grad():
-        output_names = list(tensor_outputs(model(**example_inputs, **extra)))
-    wrapper = flat_module(model, list(example_inputs), output_names, extra)
+    wrapper, output_names = traceable(model, example_inputs)
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -28,6 +28,7 @@ Nothing here imports torch at import time.
 from __future__ import annotations
 
 import copy
+import inspect
 import keyword
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -163,6 +164,26 @@ class Runtime(ABC):
     def fingerprint(self) -> dict[str, Any]:
         """A JSON-able description of this runtime, recorded with the run's hardware."""
         return {"name": self.name}
+
+
+def cache_off(model: Any) -> dict[str, Any]:
+    """``{"use_cache": False}`` for a model whose forward takes ``use_cache``, else nothing."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"use_cache": False} if "use_cache" in params else {}
+
+
+def traceable(model: Any, example_inputs: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """``model`` as a :func:`flat_module` for a tracer or exporter (its cache off), and its
+    output names in order, found by one call on ``example_inputs``."""
+    import torch
+
+    extra = cache_off(model)
+    with torch.no_grad():
+        output_names = list(tensor_outputs(model(**example_inputs, **extra)))
+    return flat_module(model, list(example_inputs), output_names, extra), output_names
 
 
 def flat_module(model: Any, input_names: list[str], output_names: list[str], extra: dict[str, Any]) -> Any:

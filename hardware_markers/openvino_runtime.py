@@ -18,7 +18,6 @@ What this follows (found on openvino 2026.4, transformers 5.x, torch 2.13 CPU):
 
 from __future__ import annotations
 
-import inspect
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -32,9 +31,8 @@ from hardware_markers.execution import (
     Prepared,
     Runtime,
     RuntimeUnavailable,
-    flat_module,
     precision_name,
-    tensor_outputs,
+    traceable,
 )
 
 #: precision name -> OpenVINO's inference precision hint
@@ -50,15 +48,6 @@ def _summary(exc: BaseException) -> str:
     text = "\n".join(lines[:MESSAGE_LINES])
     more = len(lines) - MESSAGE_LINES
     return f"{type(exc).__name__}: {text}" + (f"\n... ({more} more lines)" if more > 0 else "")
-
-
-def _cache_off(model: Any) -> dict[str, Any]:
-    """``{"use_cache": False}`` for a model whose forward takes ``use_cache``, else nothing."""
-    try:
-        params = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {"use_cache": False} if "use_cache" in params else {}
 
 
 def _type_name(value: Any) -> str:
@@ -213,10 +202,7 @@ class OpenVINORuntime(Runtime):
         import openvino
         import torch
 
-        extra = _cache_off(model)
-        with torch.no_grad():
-            output_names = list(tensor_outputs(model(**example_inputs, **extra)))
-        wrapper = flat_module(model, list(example_inputs), output_names, extra)
+        wrapper, output_names = traceable(model, example_inputs)
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TracerWarnings about data-dependent branches
