@@ -34,10 +34,10 @@ from hardware_markers.execution import (
     Outputs,
     Prepared,
     Runtime,
+    error_summary,
     input_signature,
     traceable,
 )
-from hardware_markers.openvino_runtime import _summary
 
 #: torch dtype name -> onnxruntime-web tensor type
 ORT_TYPES = {"torch.float32": "float32", "torch.int64": "int64", "torch.int32": "int32", "torch.bool": "bool",
@@ -105,7 +105,7 @@ def export_onnx(model: Any, example_inputs: Mapping[str, Any], path: Path) -> li
                 output_names=output_names, verbose=False,
             )
     except Exception as exc:
-        raise ConversionError(f"torch.onnx.export (dynamo) could not export {type(model).__name__}: {_summary(exc)}") from exc
+        raise ConversionError(f"torch.onnx.export (dynamo) could not export {type(model).__name__}: {error_summary(exc)}") from exc
     return output_names
 
 

@@ -47,6 +47,18 @@ class ConversionError(Exception):
     """The runtime could not take this model; the message carries the converter's own."""
 
 
+#: how many lines of a converter's message a failure shows (the rest is its operator dump)
+MESSAGE_LINES = 12
+
+
+def error_summary(exc: BaseException) -> str:
+    """A converter's exception as ``Type: message``, cut to :data:`MESSAGE_LINES` lines."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    text = "\n".join(lines[:MESSAGE_LINES])
+    more = len(lines) - MESSAGE_LINES
+    return f"{type(exc).__name__}: {text}" + (f"\n... ({more} more lines)" if more > 0 else "")
+
+
 def precision_name(precision: Any) -> str:
     """``torch.bfloat16``, ``"bf16"`` or ``"bfloat16"`` -> ``"bfloat16"``; ``None`` -> ``"float32"``."""
     if precision is None:
@@ -157,7 +169,7 @@ class Runtime(ABC):
         return None
 
     def timer(self) -> Any:
-        """A benchmark timer on this runtime's own clock (a ``bench.timing.Timer``: a browser
+        """A benchmark timer on this runtime's own clock (a ``bench.timers.Timer``: a browser
         page's ``performance.now()``), or ``None`` to time calls on the host."""
         return None
 

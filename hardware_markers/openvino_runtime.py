@@ -31,6 +31,7 @@ from hardware_markers.execution import (
     Prepared,
     Runtime,
     RuntimeUnavailable,
+    error_summary,
     precision_name,
     traceable,
 )
@@ -39,15 +40,6 @@ from hardware_markers.execution import (
 PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
 #: precision name -> the optimization capability a device lists when it runs it natively
 CAPABILITIES = {"bfloat16": "BF16", "float16": "FP16"}
-#: how many lines of a converter's message a failure shows (the rest is its operator dump)
-MESSAGE_LINES = 12
-
-
-def _summary(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    text = "\n".join(lines[:MESSAGE_LINES])
-    more = len(lines) - MESSAGE_LINES
-    return f"{type(exc).__name__}: {text}" + (f"\n... ({more} more lines)" if more > 0 else "")
 
 
 def _type_name(value: Any) -> str:
@@ -209,7 +201,7 @@ class OpenVINORuntime(Runtime):
                 ov_model = openvino.convert_model(wrapper, example_input=dict(example_inputs))
         except Exception as exc:
             raise ConversionError(
-                f"openvino.convert_model could not convert {type(model).__name__}: {_summary(exc)}"
+                f"openvino.convert_model could not convert {type(model).__name__}: {error_summary(exc)}"
             ) from exc
         for port, name in zip(ov_model.outputs, output_names, strict=True):
             port.get_tensor().set_names({name})
@@ -221,7 +213,7 @@ class OpenVINORuntime(Runtime):
         try:
             return self.core.compile_model(ov_model, self.device, config)
         except Exception as exc:
-            raise ConversionError(f"openvino.compile_model for {self.device} failed: {_summary(exc)}") from exc
+            raise ConversionError(f"openvino.compile_model for {self.device} failed: {error_summary(exc)}") from exc
 
     def prepare(self, model: Any, example_inputs: Mapping[str, Any], precision: Any = None) -> Prepared:
         name = precision_name(precision)

@@ -1,4 +1,4 @@
-"""Shared plumbing of the plugin's halves: option/ini-key pairs and the report keys.
+"""Shared plumbing of the plugin's halves: option/ini-key pairs, report keys, the default store.
 
 Every ``--ipfs-*`` option has an ini key of the same name without the dashes
 (``--ipfs-bench-max-time`` -> ``ipfs_bench_max_time``); the command line wins.
@@ -6,9 +6,14 @@ Every ``--ipfs-*`` option has an ini key of the same name without the dashes
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pytest
+if TYPE_CHECKING:  # for hints only: the commands import DEFAULT_DB without loading pytest
+    import pytest
+
+#: the results store when nothing names one: relative to the rootdir (pytest) or the cwd (commands)
+DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 
 #: user_properties keys: how facts about an item travel with its reports (also from xdist workers)
 PROP_HARDWARE = "ipfs_accel.hardware"

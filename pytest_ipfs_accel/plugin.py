@@ -9,29 +9,39 @@ Importing this module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hardware_markers import BACKENDS, Hardware, PreparationCache, Registry, default_registry
-from hardware_markers.base import BROWSER_BACKENDS
 from pytest_ipfs_accel import hookspecs
+from pytest_ipfs_accel.bench import plugin as bench_plugin
+from pytest_ipfs_accel.keys import (
+    RECORDER_KEY,
+    REGISTRY_KEY,
+    SELECTION_KEY,
+    db_path,
+    get_registry,
+    get_run_id,
+    get_selection,
+    get_store,
+)
 from pytest_ipfs_accel.options import (
+    DEFAULT_DB,
     PROP_BENCH,
     PROP_HARDWARE,
     PROP_MODEL,
     add_option,
     option_value,
 )
+from pytest_ipfs_accel.recorder import Recorder
+from pytest_ipfs_accel.selection import HardwareSelection
 
-__all__ = ["PROP_BENCH", "PROP_HARDWARE", "PROP_MODEL", "get_registry", "get_run_id", "get_store", "ipfs_hw"]
-
-REGISTRY_KEY = pytest.StashKey[Registry]()
-SELECTION_KEY = pytest.StashKey["HardwareSelection"]()
-COLLECTOR_KEY = pytest.StashKey[Any]()
-
-DEFAULT_DB = ".ipfs_accel/results.duckdb"
+# get_* are re-exported: conftests and plugins reach the session's state from here
+__all__ = [
+    "PROP_BENCH", "PROP_HARDWARE", "PROP_MODEL", "db_path", "get_registry", "get_run_id",
+    "get_selection", "get_store", "ipfs_hw",
+]
 
 
 # --------------------------------------------------------------------------- options
@@ -42,8 +52,6 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     # the benchmark half, registered here rather than named in ``pytest_plugins``: pytest
     # parses and compiles every module named there to rewrite its asserts, at every start
     # where its bytecode cache cannot be written
-    from pytest_ipfs_accel.bench import plugin as bench_plugin
-
     if not pluginmanager.is_registered(bench_plugin):
         pluginmanager.register(bench_plugin, "pytest_ipfs_accel.bench.plugin")
 
@@ -71,66 +79,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-# --------------------------------------------------------------------------- hardware selection
-
-
-class HardwareSelection:
-    """What ``--ipfs-hw`` asked for, resolved against the registry only when first needed."""
-
-    def __init__(self, spec: str, registry: Registry) -> None:
-        self.spec = spec
-        self.registry = registry
-        names = registry.names()
-        if spec in ("auto", "all"):
-            self._requested: tuple[str, ...] | None = None if spec == "auto" else names
-        else:
-            requested = tuple(dict.fromkeys(n.strip().lower() for n in spec.split(",") if n.strip()))
-            unknown = [n for n in requested if n not in names]
-            if not requested or unknown:
-                what = f"unknown backend {', '.join(map(repr, unknown))}" if unknown else "no backend named"
-                raise pytest.UsageError(
-                    f"--ipfs-hw={spec}: {what}; valid: auto, all, or a comma list of {', '.join(names)}"
-                )
-            self._requested = requested
-        self._names: tuple[str, ...] | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The selected backend names (``auto`` runs detection here, once)."""
-        if self._names is None:
-            if self._requested is None:
-                # detecting the browser backends launches Chromium: auto leaves them out
-                names = [n for n in self.registry.names() if n not in BROWSER_BACKENDS]
-                self._names = tuple(n for n in names if self.registry.detect(n).usable)
-            else:
-                self._names = self._requested
-        return self._names
-
-
-def get_registry(config: pytest.Config) -> Registry:
-    """The session's backend registry (defaults plus ``pytest_ipfs_accel_register_backends``)."""
-    return config.stash[REGISTRY_KEY]
-
-
-def get_selection(config: pytest.Config) -> HardwareSelection:
-    return config.stash[SELECTION_KEY]
-
-
-def get_run_id(config: pytest.Config) -> str | None:
-    """This session's run id (on the process that records), else None."""
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    return collector.run_id if collector is not None else None
-
-
-def get_store(config: pytest.Config):
-    """A DuckDB connection to the store holding this run, once all its rows are spooled
-    (from the recorder's ``pytest_sessionfinish`` on; opening it merges the pending
-    spools in this process), else None: also for ``--ipfs-no-db``, on a worker, or
-    when the database could not be used."""
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    return collector.store_connection() if collector is not None else None
-
-
 # --------------------------------------------------------------------------- configure
 
 
@@ -154,37 +102,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if hasattr(config, "workerinput"):
         return  # an xdist worker: its reports carry everything to the controller
-    from pytest_ipfs_accel.recorder import ResultCollector
-
     db = None if option_value(config, "ipfs_no_db") else db_path(config)
     events = option_value(config, "ipfs_events")
-    collector = ResultCollector(config, db_path=db, events_target=events)
-    config.stash[COLLECTOR_KEY] = collector
-    config.pluginmanager.register(collector, "ipfs_accel.collector")
+    recorder = Recorder(config, db_path=db, events_target=events)
+    config.stash[RECORDER_KEY] = recorder
+    config.pluginmanager.register(recorder, "ipfs_accel.recorder")
     # the detached merger starts after every pytest_unconfigure (cleanups run after them, in
     # reverse order: this one after the builtin plugins', whose configure runs after ours)
-    config.add_cleanup(collector.close_store)
-
-
-def db_path(config: pytest.Config) -> Path:
-    """Where this session records: --ipfs-db, the ipfs_db ini key, or the default under the rootdir."""
-    value = option_value(config, "ipfs_db")
-    if value is None:
-        return config.rootpath / DEFAULT_DB
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        # the command line is relative to where pytest was invoked; the ini key to the rootdir
-        base = Path.cwd() if config.getoption("ipfs_db") else config.rootpath
-        path = base / path
-    return path
+    config.add_cleanup(recorder.close_store)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    collector = config.stash.get(COLLECTOR_KEY, None)
-    if collector is not None:
-        collector.close()
-        config.pluginmanager.unregister(collector)
-        del config.stash[COLLECTOR_KEY]
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is not None:
+        recorder.close()
+        config.pluginmanager.unregister(recorder)
+        del config.stash[RECORDER_KEY]
 
 
 # --------------------------------------------------------------------------- parametrization

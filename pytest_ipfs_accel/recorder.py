@@ -1,19 +1,18 @@
-"""From pytest reports to result rows, and from rows to DuckDB and the event stream.
+"""The recorder: turns a session's reports into result rows for the spool and the event stream.
 
-The collector runs where the session's output is owned: the only process under
+It runs where the session's output is owned: the only process under
 pytest-xdist that sees every report (the controller), or the single process
-without it.  Each item's reports (setup, call, teardown, subtests, or an xdist
-crash report) are folded into one final ``test_results`` row when the item
-finishes; subtests get rows of their own.  Rows go to the session's spool
-(:mod:`pytest_ipfs_accel.spool`), written within a quarter of a second by a
-flusher thread, so a session killed outright loses at most that quarter; the
-spool is merged into the DuckDB store by whoever comes next
-(:mod:`pytest_ipfs_accel.merge`), never by this process while tests run.
+without it.  Each item's reports are folded (:mod:`pytest_ipfs_accel.folding`)
+into one final ``test_results`` row when the item finishes; subtests get rows
+of their own.  Rows go to the session's spool (:mod:`pytest_ipfs_accel.spool`),
+which a flusher thread writes out within :data:`FLUSH_INTERVAL_S`; the spool is
+merged into the DuckDB store by whoever comes next (:mod:`pytest_ipfs_accel.merge`),
+never by this process while tests run.  Benchmark payloads are announced with
+the ``pytest_ipfs_accel_benchmark_result`` hook.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import time
 from collections import defaultdict
@@ -22,99 +21,27 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel import metadata, schema
-from pytest_ipfs_accel.bench.plugin import SESSION_KEY as BENCH_SESSION_KEY
+from pytest_ipfs_accel import folding, merge, metadata, store
+from pytest_ipfs_accel.events import EventWriter
+from pytest_ipfs_accel.folding import Pending
+from pytest_ipfs_accel.keys import get_registry, get_selection
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
-from pytest_ipfs_accel.plugin import get_registry, get_selection
 from pytest_ipfs_accel.spool import FLUSH_INTERVAL_S, Spool, SpoolError
 
-__all__ = ["FLUSH_INTERVAL_S", "ResultCollector"]
+__all__ = ["FLUSH_INTERVAL_S", "Recorder"]
 _TestReport = pytest.TestReport
-MESSAGE_LIMIT = 4000
 
 
-class _Pending:
-    """What is known about one item until its final row is written.
-
-    The defaults are class attributes, so creating one per item (ten thousand in a
-    big suite) costs no ``__init__`` call and no list until a message arrives.
-    """
-
-    outcome: str = "passed"
-    when: str | None = None
-    duration_s: float = 0.0
-    hardware: str | None = None
-    model: str | None = None
-    worker_id: str | None = None
-    messages: list[str] | None = None
-
-    def note(self, message: str) -> None:
-        if self.messages is None:
-            self.messages = []
-        self.messages.append(message)
-
-
-def _message(report: pytest.TestReport | pytest.CollectReport) -> str | None:
-    """The one thing a user wants to read about a non-passing report."""
-    if hasattr(report, "wasxfail") and report.outcome != "failed":
-        return report.wasxfail or "xfail"
-    longrepr = report.longrepr
-    if longrepr is None:
-        return None
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, lineno, reason)
-        reason = str(longrepr[2])
-        return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
-    crash = getattr(longrepr, "reprcrash", None)
-    text = crash.message if crash is not None else str(longrepr)
-    return text[:MESSAGE_LIMIT]
-
-
-def _props(report: pytest.TestReport) -> dict[str, Any]:
-    return dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
-
-
-def _worker_id(report: pytest.TestReport) -> str | None:
-    node = getattr(report, "node", None)
-    gateway = getattr(node, "gateway", None)
-    return getattr(gateway, "id", None)
-
-
-def _is_subtest(report: pytest.TestReport) -> bool:
-    return type(report) is not pytest.TestReport and hasattr(report, "context")
-
-
-def _subtest_name(report: pytest.TestReport, from_worker: bool) -> str:
-    """pytest's own description of a subtest: ``[msg] (key=value, ...)``."""
-    context = report.context
-    msg = getattr(context, "msg", None)
-    kwargs = dict(getattr(context, "kwargs", None) or {})
-    if from_worker:
-        # xdist's round trip applies saferepr a second time ("'0'" for 0): undo that one
-        for key, value in kwargs.items():
-            try:
-                inner = ast.literal_eval(value)
-            except (ValueError, SyntaxError, TypeError):
-                continue
-            if isinstance(inner, str):
-                kwargs[key] = inner
-    parts = [f"[{msg}]"] if msg is not None else []
-    if kwargs:
-        parts.append("(" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")")
-    return " ".join(parts) or "(<subtest>)"
-
-
-class ResultCollector:
-    """Folds reports into rows and hands them to the store and the event stream."""
+class Recorder:
+    """Folds reports into rows and hands them to the spool, the row hook and the event stream."""
 
     def __init__(self, config: pytest.Config, *, db_path: Path | None, events_target: str | None) -> None:
         self.config = config
         self.run_id: str = option_value(config, "ipfs_run_id") or metadata.new_run_id()
         self.db_path = db_path
         self.store_error: str | None = None
-        self._pending: dict[str, _Pending] = {}
-        # rows per table as tuples in the table's column order: the spool's lists, once it exists
-        self._buffer: dict[str, list[tuple]] = {}
-        self._results: list[tuple] = []
+        self._pending: dict[str, Pending] = {}
+        self._results: list[tuple] = []  # the spool's test_results list, once it exists
         self._spool: Spool | None = None
         self._finished = False
         self._con = None  # an in-process connection after the session (the benchmark gate)
@@ -123,10 +50,8 @@ class ResultCollector:
         self._run_row: dict[str, Any] = {}
         self._no_terminal = False  # set at session start, once plugins are all registered
         self._from_workers = False
-        self.events = None
+        self.events: EventWriter | None = None
         if events_target:
-            from pytest_ipfs_accel.events import EventWriter
-
             self.events = EventWriter.open(events_target, config)
             config.pluginmanager.register(self.events, "ipfs_accel.events")
         self._row_hook = None
@@ -134,7 +59,7 @@ class ResultCollector:
 
     # ----------------------------------------------------------------- store
 
-    def store_connection(self):
+    def store_connection(self) -> Any:
         """A connection to the store holding this run, after the final flush; else None.
 
         Merges the pending spools (this session's among them) in this process first;
@@ -143,8 +68,6 @@ class ResultCollector:
         if self.db_path is None or not self._finished or self.store_error is not None:
             return None
         if self._con is None:
-            from pytest_ipfs_accel import merge, store
-
             try:
                 self._con = store.open_store(self.db_path)
                 merge.merge_spools(self._con, self.db_path)
@@ -195,8 +118,7 @@ class ResultCollector:
             except SpoolError as exc:
                 self._disable_store(exc)
             else:
-                self._buffer = self._spool.tables
-                self._results = self._buffer["test_results"]
+                self._results = self._spool.tables["test_results"]
         if self.events is not None:
             self.events.session_start(self.run_id, self._run_row)
 
@@ -210,7 +132,7 @@ class ResultCollector:
         self._row_hook = hook if hook.get_hookimpls() else None
         if self._row_hook is not None:
             self._add_metadata()  # the hook sees the whole runs row
-        # final rows of plain items go straight into the buffer as tuples unless
+        # final rows of plain items go straight into the spool as tuples unless
         # someone must see them as dicts first
         self._plain_rows = self._row_hook is None and self.events is None
 
@@ -233,16 +155,7 @@ class ResultCollector:
         if self.events is not None:
             self.events.report(report)
         if report.failed:
-            self._add_row(
-                "test_results",
-                {
-                    "nodeid": report.nodeid,
-                    "outcome": "error",
-                    "when": "collect",
-                    "duration_s": getattr(report, "duration", None),
-                    "message": _message(report),
-                },
-            )
+            self._add_row("test_results", folding.collect_error_row(report))
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -254,13 +167,13 @@ class ResultCollector:
         when = report.when
         pending = self._pending.get(nodeid)
         if pending is None:
-            pending = self._pending[nodeid] = _Pending()
+            pending = self._pending[nodeid] = Pending()
             if report.user_properties:
-                props = _props(report)
+                props = folding.props(report)
                 pending.hardware = props.get(PROP_HARDWARE)
                 pending.model = props.get(PROP_MODEL)
             if self._from_workers:
-                pending.worker_id = _worker_id(report)
+                pending.worker_id = folding.worker_id_of(report)
         if report.outcome == "passed" and when != "???":
             # the common cases, kept cheap (this runs three times per test): a passing
             # setup, call or teardown
@@ -282,15 +195,15 @@ class ResultCollector:
         if when == "call":
             if self._no_terminal:
                 self.config.hook.pytest_report_teststatus(report=report, config=self.config)
-            if _is_subtest(report):
-                self._subtest_row(report, pending)
+            if folding.is_subtest(report):
+                self._add_row("test_results", folding.subtest_row(report, pending))
                 return
             if report.user_properties:
-                bench = _props(report).get(PROP_BENCH)
+                bench = folding.props(report).get(PROP_BENCH)
                 if bench is not None:
-                    self._bench_rows(nodeid, pending, bench)
+                    self._benchmark(nodeid, pending, bench)
         pending.duration_s += report.duration or 0.0
-        self._fold(report, pending)
+        folding.fold(report, pending)
         if when == "teardown" or when == "???":  # "???": xdist lost the worker running it
             del self._pending[nodeid]
             self._finish(nodeid, pending)
@@ -299,15 +212,13 @@ class ResultCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         unfinished, self._pending = self._pending, {}
         for nodeid, pending in unfinished.items():
-            if pending.when is None:
-                pending.outcome, pending.when = "error", "interrupted"
-                pending.note("the session ended before this test finished")
+            folding.interrupted(pending)
             self._finish(nodeid, pending)
         status = int(exitstatus)
         self._run_row.update(
             finished_at=time.time(),
             exit_status=status,
-            status=_run_status(status),
+            status=folding.run_status(status),
             hardware=json.dumps(self._fingerprints()),
             tests_collected=self._collected,
         )
@@ -320,7 +231,7 @@ class ResultCollector:
                 self._disable_store(self._spool.error)
             self._spool = None
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         write = terminalreporter.write_line
         terminalreporter.section("ipfs-accel", sep="-", blue=True, bold=True)
         if self._hardware_used:
@@ -365,116 +276,37 @@ class ResultCollector:
         if self._con is not None:
             self._con.close()
             self._con = None
-        if self.db_path is not None and self.store_error is None:
-            from pytest_ipfs_accel import merge
+        if self.db_path is not None and self.store_error is None and merge.has_pending(self.db_path):
+            merge.spawn_merger(self.db_path)
 
-            if merge.has_pending(self.db_path):
-                merge.spawn_merger(self.db_path)
+    # ----------------------------------------------------------------- rows
 
-    # ----------------------------------------------------------------- folding
-
-    def _fold(self, report: pytest.TestReport, pending: _Pending) -> None:
-        """Combine one phase's report into the item's final outcome."""
-        when = report.when
-        if when == "???":
-            pending.outcome, pending.when = "failed", "crash"
-            pending.note(_message(report) or "worker crashed")
-            return
-        if report.passed and not (when == "call" and hasattr(report, "wasxfail")):
-            if when == "call":
-                pending.when = "call"
-            return
-        message = _message(report)
-        if message:
-            pending.note(message if when == "call" else f"[{when}] {message}")
-        if when == "call":
-            pending.when = "call"
-            if hasattr(report, "wasxfail"):
-                pending.outcome = "xfailed" if report.skipped else "xpassed"
-            else:
-                pending.outcome = report.outcome
-        elif report.failed:
-            # an error in setup, or in teardown after a call that did not fail
-            if pending.outcome not in ("failed",):
-                pending.outcome, pending.when = "error", when
-        elif when == "setup":  # skipped in setup (skip marks, unusable hardware)
-            pending.when = "setup"
-            pending.outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
-
-    def _subtest_row(self, report: pytest.TestReport, pending: _Pending) -> None:
-        if hasattr(report, "wasxfail"):
-            outcome = "xfailed" if report.skipped else "xpassed"
-        else:
-            outcome = report.outcome
-        self._add_row(
-            "test_results",
-            {
-                "nodeid": report.nodeid,
-                "outcome": outcome,
-                "when": "call",
-                "duration_s": report.duration,
-                "hardware": pending.hardware,
-                "model": pending.model,
-                "worker_id": pending.worker_id,
-                "message": _message(report) if outcome != "passed" else None,
-                "subtest": _subtest_name(report, pending.worker_id is not None),
-            },
-        )
-
-    def _finish(self, nodeid: str, pending: _Pending) -> None:
+    def _finish(self, nodeid: str, pending: Pending) -> None:
         """The item's final row (its reports are all in, or there will be no more)."""
         if pending.hardware is not None:
             self._hardware_used[pending.hardware][pending.outcome] += 1
-        messages = pending.messages
-        message = ("\n".join(messages)[:MESSAGE_LIMIT] or None) if messages else None
         if not self._plain_rows:
-            self._add_row(
-                "test_results",
-                {
-                    "nodeid": nodeid,
-                    "outcome": pending.outcome,
-                    "when": pending.when,
-                    "duration_s": pending.duration_s,
-                    "hardware": pending.hardware,
-                    "model": pending.model,
-                    "worker_id": pending.worker_id,
-                    "message": message,
-                },
-            )
+            self._add_row("test_results", folding.result_row(nodeid, pending))
         elif self._spool is not None:
-            # test_results in column order (schema.TABLES), the common row kept cheap; the
-            # spool's flusher thread writes it out within FLUSH_INTERVAL_S
-            self._results.append((
-                self.run_id, nodeid, pending.outcome, pending.when, pending.duration_s,
-                pending.hardware, pending.model, pending.worker_id, message, None, time.time(),
-            ))
+            # the common row kept cheap: a tuple, no dict; the flusher writes it within FLUSH_INTERVAL_S
+            self._results.append(folding.result_tuple(self.run_id, nodeid, pending, time.time()))
 
-    def _bench_rows(self, nodeid: str, pending: _Pending, bench: dict[str, Any]) -> None:
-        # a benchmark in a test without ipfs_hw still knows where it ran (cpu)
-        hardware = pending.hardware or bench.get("hardware")
-        bench_session = self.config.stash.get(BENCH_SESSION_KEY, None)
-        if bench_session is not None:  # summary table, --ipfs-bench-json, --ipfs-compare
-            bench_session.add_result({**bench, "nodeid": nodeid, "model": pending.model, "hardware": hardware})
-        payload = dict(bench)
-        samples = payload.pop("samples", None) or []
-        extra = payload.get("extra_info")
-        if extra is not None and not isinstance(extra, str):
-            payload["extra_info"] = json.dumps(extra, default=str)
-        row = {**payload, "nodeid": nodeid, "hardware": hardware, "model": pending.model}
+    def _benchmark(self, nodeid: str, pending: Pending, bench: dict[str, Any]) -> None:
+        row, samples = folding.benchmark_row(nodeid, pending, bench)
+        # the benchmark session (summary, --ipfs-bench-json, --ipfs-compare) and any plugin
+        self.config.hook.pytest_ipfs_accel_benchmark_result(
+            result={**bench, "nodeid": nodeid, "model": pending.model, "hardware": row["hardware"]},
+            config=self.config,
+        )
         self._add_row("benchmark_results", row)
         if self._plain_rows:
-            if self._spool is not None:  # benchmark_samples in column order: one row per round
-                run_id = self.run_id
-                self._buffer["benchmark_samples"].extend(
-                    (run_id, nodeid, index, seconds) for index, seconds in enumerate(samples)
-                )
+            if self._spool is not None:
+                self._spool.tables["benchmark_samples"].extend(folding.sample_tuples(self.run_id, nodeid, samples))
         else:
             for index, seconds in enumerate(samples):
                 self._add_row("benchmark_samples", {"nodeid": nodeid, "round": index, "seconds": seconds})
         if self.events is not None:
             self.events.emit({"$report_type": "BenchmarkResult", **{k: v for k, v in row.items() if k != "run_id"}})
-
-    # ----------------------------------------------------------------- writing
 
     def _add_row(self, table: str, row: dict[str, Any]) -> None:
         row["run_id"] = self.run_id
@@ -485,21 +317,11 @@ class ResultCollector:
         if self._row_hook is not None:
             self._row_hook(table=table, row=row, config=self.config)
         if self._spool is not None:
-            self._buffer[table].append(tuple(row.get(name) for name in schema.columns(table)))
+            self._spool.add_row(table, row)
 
     def _fingerprints(self) -> dict[str, Any]:
         registry = get_registry(self.config)
         return {name: registry.detect(name).fingerprint() for name in sorted(self._hardware_used)}
-
-
-def _run_status(exitstatus: int) -> str:
-    if exitstatus == pytest.ExitCode.OK:
-        return "passed"
-    if exitstatus == pytest.ExitCode.TESTS_FAILED:
-        return "failed"
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        return "interrupted"
-    return "error"
 
 
 def _xdist_workers(config: pytest.Config) -> int:

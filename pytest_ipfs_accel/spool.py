@@ -116,6 +116,10 @@ class Spool:
         self._flusher = threading.Thread(target=self._run, name="ipfs-accel-spool", daemon=True)
         self._flusher.start()
 
+    def add_row(self, table: str, row: dict[str, Any]) -> None:
+        """Buffer one row given as a dict (missing columns are NULL); the flusher writes it."""
+        self.tables[table].append(tuple(row.get(name) for name in schema.columns(table)))
+
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.flush()

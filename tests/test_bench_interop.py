@@ -40,10 +40,8 @@ def test_plain_after():
 """
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Benchmarks of other suites on this machine must not make these tests wait."""
-    monkeypatch.setenv("IPFS_ACCEL_LOCK_DIR", str(tmp_path / "locks"))
+# benchmarks of other suites on this machine must not make these tests wait
+pytestmark = pytest.mark.usefixtures("private_locks")
 
 
 def _compare_cli() -> list[str]:

@@ -4,11 +4,8 @@ the options, the terminal summary and the --ipfs-compare gate."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
-from pytest_ipfs_accel.merge import open_reader
 
 # imported here, once: an in-process pytester run that imported torch itself (the cpu
 # detector does) would drop it from sys.modules afterwards, and torch cannot be imported
@@ -44,32 +41,20 @@ def test_not_a_benchmark():
 """
 
 
-@pytest.fixture(autouse=True)
-def private_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Benchmarks of other suites on this machine must not make these tests wait."""
-    monkeypatch.setenv("IPFS_ACCEL_LOCK_DIR", str(tmp_path / "locks"))
+# benchmarks of other suites on this machine must not make these tests wait
+pytestmark = pytest.mark.usefixtures("private_locks")
 
 
-def _rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = open_reader(db)  # merges the session's spool first
-    try:
-        cur = con.execute(sql, list(params))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    finally:
-        con.close()
-
-
-def test_results_and_raw_samples_reach_duckdb(pytester: pytest.Pytester) -> None:
+def test_results_and_raw_samples_reach_duckdb(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_suite=SUITE)
     db = pytester.path / "r.duckdb"
     result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-hw=cpu", *FAST)
     result.assert_outcomes(passed=5)
-    rows = {r["name"]: r for r in _rows(db, "SELECT * FROM benchmark_results")}
+    rows = {r["name"]: r for r in db_rows(db, "SELECT * FROM benchmark_results")}
     assert sorted(rows) == ["test_dynamic", "test_model[cpu]", "test_pedantic", "test_plain"]
     samples = {
         r["nodeid"]: r["n"]
-        for r in _rows(db, "SELECT nodeid, count(*) AS n, min(round) AS lo, max(round) AS hi FROM benchmark_samples GROUP BY nodeid")
+        for r in db_rows(db, "SELECT nodeid, count(*) AS n, min(round) AS lo, max(round) AS hi FROM benchmark_samples GROUP BY nodeid")
     }
     for row in rows.values():
         assert samples[row["nodeid"]] == row["rounds"] >= 5
@@ -117,7 +102,7 @@ def test_second_call_and_bad_options_are_clear_errors(pytester: pytest.Pytester)
     bad.stderr.fnmatch_lines(["*--ipfs-compare needs the results database*drop --ipfs-no-db*"])
 
 
-def test_disable_runs_once_untimed_and_ini_keys_work(pytester: pytest.Pytester) -> None:
+def test_disable_runs_once_untimed_and_ini_keys_work(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_once="""
         calls = []
         def test_once(ipfs_bench):
@@ -127,12 +112,12 @@ def test_disable_runs_once_untimed_and_ini_keys_work(pytester: pytest.Pytester) 
     db = pytester.path / "r.duckdb"
     result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-bench-disable", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    assert _rows(db, "SELECT count(*) AS n FROM benchmark_results")[0]["n"] == 0
+    assert db_rows(db, "SELECT count(*) AS n FROM benchmark_results")[0]["n"] == 0
     pytester.makeini("[pytest]\nipfs_bench_min_rounds = 9\nipfs_bench_max_time = 0.001\nipfs_bench_warmup = 0\n")
     pytester.makepyfile(test_once="import time\ndef test_once(ipfs_bench):\n    ipfs_bench(time.sleep, 0.001)\n")
     result = pytester.runpytest(f"--ipfs-db={db}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    row = _rows(db, "SELECT rounds, warmup FROM benchmark_results")[0]
+    row = db_rows(db, "SELECT rounds, warmup FROM benchmark_results")[0]
     assert row == {"rounds": 9, "warmup": 0}
 
 
@@ -154,7 +139,7 @@ def test_other(ipfs_bench):
 
 
 def test_compare_gate_fails_the_session_on_a_significant_regression(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, db_rows
 ) -> None:
     pytester.makepyfile(test_gate=GATE)
     db = pytester.path / "r.duckdb"
@@ -163,7 +148,7 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
     first = pytester.runpytest(*args, "--ipfs-compare=latest")
     assert first.ret == pytest.ExitCode.OK
     first.stdout.fnmatch_lines(["*--ipfs-compare: no earlier run with benchmarks to compare with*"])
-    base = _rows(db, "SELECT run_id FROM runs")[0]["run_id"]
+    base = db_rows(db, "SELECT run_id FROM runs")[0]["run_id"]
 
     monkeypatch.setenv("GATE_WORK", "900")  # three times the work
     events = pytester.path / "events.jsonl"
@@ -181,10 +166,10 @@ def test_compare_gate_fails_the_session_on_a_significant_regression(
         "test_gate.py::test_work*+*%*REGRESSION",
         f"FAILED: * significant benchmark regression(s) beyond 10% against run {base}",
     ])
-    runs = _rows(db, "SELECT status, exit_status FROM runs ORDER BY started_at")
+    runs = db_rows(db, "SELECT status, exit_status FROM runs ORDER BY started_at")
     assert runs[-1] == {"status": "failed", "exit_status": 1}
     # slower code stays slower when measured again: 1 + 2 measurements, all beyond the threshold
-    extra = _rows(db, "SELECT extra_info FROM benchmark_results WHERE nodeid = 'test_gate.py::test_work' "
+    extra = db_rows(db, "SELECT extra_info FROM benchmark_results WHERE nodeid = 'test_gate.py::test_work' "
                       "ORDER BY rowid DESC LIMIT 1")[0]["extra_info"]
     confirm = json.loads(extra)["ipfs_bench"]["confirm"]
     assert len(confirm["medians_s"]) == 3 and confirm["threshold_pct"] == 10
@@ -216,7 +201,7 @@ def test_spell(ipfs_bench):
 """
 
 
-def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytester: pytest.Pytester) -> None:
+def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytester: pytest.Pytester, db_rows) -> None:
     db = pytester.path / "r.duckdb"
     args = (f"--ipfs-db={db}", "--ipfs-bench-max-time=0.05", "--ipfs-bench-warmup=1", "-p", "no:cacheprovider")
     pytester.makepyfile(test_spell=SPELL)
@@ -228,7 +213,7 @@ def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytest
     spell = pytester.runpytest(*args, "--ipfs-compare=latest:2", "--ipfs-compare-fail=50")
     assert spell.ret == pytest.ExitCode.OK, spell.stdout.str()
     spell.stdout.fnmatch_lines(["latest:2 (2 runs pooled: * .. *) -> *", "*no significant regression beyond 50%*"])
-    rows = _rows(db, "SELECT median_s, extra_info FROM benchmark_results ORDER BY rowid")
+    rows = db_rows(db, "SELECT median_s, extra_info FROM benchmark_results ORDER BY rowid")
     confirm = json.loads(rows[-1]["extra_info"])["ipfs_bench"]["confirm"]
     first, again = confirm["medians_s"]
     assert first > 5 * again and confirm["kept"] == 1
@@ -237,7 +222,7 @@ def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytest
     # --ipfs-compare-confirm=0: the spell is judged as it was measured
     off = pytester.runpytest(*args, "--ipfs-compare=latest:2", "--ipfs-compare-fail=50", "--ipfs-compare-confirm=0")
     assert off.ret == pytest.ExitCode.TESTS_FAILED
-    assert "confirm" not in json.loads(_rows(db, "SELECT extra_info FROM benchmark_results ORDER BY rowid")[-1]
+    assert "confirm" not in json.loads(db_rows(db, "SELECT extra_info FROM benchmark_results ORDER BY rowid")[-1]
                                        ["extra_info"])["ipfs_bench"]
     bad = pytester.runpytest(*args, "--ipfs-compare=latest:0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
@@ -246,14 +231,8 @@ def test_gate_measures_a_suspected_regression_again_and_keeps_the_fastest(pytest
     negative.stderr.fnmatch_lines(["*--ipfs-compare-confirm=-1: expected a count >= 0*"])
 
 
-def _cuda_usable() -> bool:
-    from hardware_markers import default_registry
-
-    return default_registry().detect("cuda").usable
-
-
-@pytest.mark.skipif(not _cuda_usable(), reason="no usable CUDA device on this machine")
-def test_cuda_benchmarks_use_cuda_events(pytester: pytest.Pytester) -> None:
+@pytest.mark.needs_cuda
+def test_cuda_benchmarks_use_cuda_events(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_gpu="""
         import torch
 
@@ -264,7 +243,7 @@ def test_cuda_benchmarks_use_cuda_events(pytester: pytest.Pytester) -> None:
     db = pytester.path / "r.duckdb"
     result = pytester.runpytest(f"--ipfs-db={db}", "--ipfs-hw=cuda", *FAST)
     result.assert_outcomes(passed=1)
-    row = _rows(db, "SELECT timer, hardware, device, peak_memory_bytes, extra_info FROM benchmark_results")[0]
+    row = db_rows(db, "SELECT timer, hardware, device, peak_memory_bytes, extra_info FROM benchmark_results")[0]
     assert (row["timer"], row["hardware"]) == ("cuda_event", "cuda")
     assert row["peak_memory_bytes"] >= 2 * 512 * 512 * 4
     extra = json.loads(row["extra_info"])["ipfs_bench"]

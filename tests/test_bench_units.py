@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ipfs_accel.bench import compare, memory, stats, timing
+from pytest_ipfs_accel.bench import compare, memory, stats, timers, timing
 from pytest_ipfs_accel.bench.lock import device_lock, lock_key
 
 # ----------------------------------------------------------------------------- stats
@@ -57,7 +57,7 @@ def test_measure_primes_calibrates_warms_up_and_returns_the_result() -> None:
         calls.append(x)
         return x + y
 
-    m = timing.measure(fn, (2,), {"y": 3}, timer=timing.PerfCounterTimer(), settings=_settings())
+    m = timing.measure(fn, (2,), {"y": 3}, timer=timers.PerfCounterTimer(), settings=_settings())
     assert m.result == 5
     assert m.iterations > 1  # a sub-microsecond call is repeated within a round
     assert len(m.samples) == len(m.wall_samples) >= 5
@@ -70,17 +70,17 @@ def test_measure_primes_calibrates_warms_up_and_returns_the_result() -> None:
 
 
 def test_min_rounds_are_met_even_when_one_call_exceeds_the_budget() -> None:
-    m = timing.measure(lambda: time.sleep(0.004), timer=timing.PerfCounterTimer(),
+    m = timing.measure(lambda: time.sleep(0.004), timer=timers.PerfCounterTimer(),
                        settings=_settings(max_time=0.001, min_rounds=3, warmup=0))
     assert len(m.samples) == 3 and m.iterations == 1
     assert all(s >= 0.004 for s in m.samples)
 
 
 def test_max_rounds_caps_the_samples_and_precision_stops_early() -> None:
-    capped = timing.measure(lambda: None, timer=timing.PerfCounterTimer(),
+    capped = timing.measure(lambda: None, timer=timers.PerfCounterTimer(),
                             settings=_settings(max_time=10, min_rounds=5, max_rounds=7))
     assert len(capped.samples) == 7
-    precise = timing.measure(lambda: sum(range(50)), timer=timing.PerfCounterTimer(),
+    precise = timing.measure(lambda: sum(range(50)), timer=timers.PerfCounterTimer(),
                              settings=_settings(max_time=10, min_rounds=20, precision=0.5))
     assert 20 <= len(precise.samples) < 10_000
 
@@ -97,14 +97,14 @@ def test_pedantic_keeps_setup_out_of_the_timed_region() -> None:
         order.append("call")
         return n * 10
 
-    m = timing.measure_pedantic(fn, timer=timing.PerfCounterTimer(), setup=setup, rounds=4, warmup_rounds=1)
+    m = timing.measure_pedantic(fn, timer=timers.PerfCounterTimer(), setup=setup, rounds=4, warmup_rounds=1)
     assert order == ["setup", "call"] * 5
     assert len(m.samples) == 4 and max(m.samples) < 0.005
     assert m.result == 90  # the last timed call: setup saw 9 entries before it
 
 
 def test_pedantic_rejects_contradictory_arguments() -> None:
-    t = timing.PerfCounterTimer()
+    t = timers.PerfCounterTimer()
     with pytest.raises(ValueError, match="iterations > 1 cannot be combined with setup"):
         timing.measure_pedantic(len, timer=t, setup=lambda: None, iterations=2)
     with pytest.raises(ValueError, match="rounds must be a positive int"):
@@ -116,9 +116,9 @@ def test_pedantic_rejects_contradictory_arguments() -> None:
 
 
 def test_timer_choice_per_device() -> None:
-    assert isinstance(timing.timer_for(None), timing.PerfCounterTimer)
-    assert isinstance(timing.timer_for("cpu"), timing.PerfCounterTimer)
-    assert timing.perf_counter_resolution() < 1e-5
+    assert isinstance(timers.timer_for(None), timers.PerfCounterTimer)
+    assert isinstance(timers.timer_for("cpu"), timers.PerfCounterTimer)
+    assert timers.perf_counter_resolution() < 1e-5
 
 
 # ----------------------------------------------------------------------------- memory
@@ -167,12 +167,14 @@ def test_device_lock_serializes_processes(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- Mann-Whitney U
 
 
-def test_mann_whitney_matches_the_textbook_normal_approximation() -> None:
-    # U = 0, mean 12.5, sd sqrt(5*5*11/12); z = (12.5 - 0.5)/sd; scipy's asymptotic p = 0.01219
+def test_mann_whitney_is_exact_for_small_samples_and_approximate_with_ties() -> None:
+    # no ties, 5 a side: the exact null distribution; U = 0 is the most extreme of the
+    # C(10, 5) = 252 equally likely rank splits, on either side: p = 2/252
     u, p = compare.mann_whitney_u([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
     assert u == 0
-    assert p == pytest.approx(math.erfc(12 / math.sqrt(25 * 11 / 12) / math.sqrt(2)))
-    assert p == pytest.approx(0.01219, abs=1e-5)
+    assert p == pytest.approx(2 / 252)
+    # the normal approximation (what this once computed by hand) says 0.01219: conservative
+    assert p < math.erfc(12 / math.sqrt(25 * 11 / 12) / math.sqrt(2))
     # ties: the tie correction shrinks the variance
     u_tie, p_tie = compare.mann_whitney_u([1, 1, 2, 2], [2, 3, 3, 3])
     assert u_tie == 1.0  # two x=2 vs the y=2 tie count half each
@@ -238,20 +240,11 @@ def test_render_formats() -> None:
 # ----------------------------------------------------------------------------- CUDA (where present)
 
 
-def _cuda_usable() -> bool:
-    from hardware_markers import default_registry
-
-    return default_registry().detect("cuda").usable
-
-
-needs_cuda = pytest.mark.skipif(not _cuda_usable(), reason="no usable CUDA device on this machine")
-
-
-@needs_cuda
+@pytest.mark.needs_cuda
 def test_cuda_event_timer_times_the_device_work_not_the_launch() -> None:
     import torch
 
-    timer = timing.timer_for("cuda")
+    timer = timers.timer_for("cuda")
     assert timer.name == "cuda_event"
     torch.cuda._sleep(1000)  # the first launch loads the kernel: keep that out of the figure
     torch.cuda.synchronize()
@@ -266,7 +259,7 @@ def test_cuda_event_timer_times_the_device_work_not_the_launch() -> None:
     assert m.timer == "cuda_event" and stats.summarize(m.samples).median_s > 2e-5  # ~0.1 ms kernel
 
 
-@needs_cuda
+@pytest.mark.needs_cuda
 def test_cuda_peak_memory_is_the_allocators_peak() -> None:
     import torch
 
@@ -283,11 +276,11 @@ def test_cuda_peak_memory_is_the_allocators_peak() -> None:
 def test_measuring_thread_is_pinned_during_rounds_and_restored() -> None:
     allowed = os.sched_getaffinity(0)
     seen = []
-    m = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timing.PerfCounterTimer(),
+    m = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timers.PerfCounterTimer(),
                        settings=_settings(max_time=0.005, warmup=0, pin_cpu=True))
     assert isinstance(m.notes["pinned_cpu"], int)
     assert seen[0] == len(allowed) and seen[-1] == 1  # priming unpinned, timed rounds pinned
     assert os.sched_getaffinity(0) == allowed
-    free = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timing.PerfCounterTimer(),
+    free = timing.measure(lambda: seen.append(len(os.sched_getaffinity(0))), timer=timers.PerfCounterTimer(),
                           settings=_settings(max_time=0.005, warmup=0, pin_cpu=False))
     assert free.notes["pinned_cpu"] is None and seen[-1] == len(allowed)

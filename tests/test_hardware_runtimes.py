@@ -226,7 +226,15 @@ def test_cpu_model_from_cpuinfo(monkeypatch, tmp_path, cpuinfo, model):
 
 def test_cpu_model_without_cpuinfo_falls_back_to_the_platform(monkeypatch, tmp_path):
     monkeypatch.setattr(system, "CPUINFO", tmp_path / "absent")
-    assert system.cpu_model()  # platform.processor() or machine(): never empty
+    monkeypatch.setattr(system, "mac_chip", lambda: None)
+    monkeypatch.setattr(system.platform, "processor", lambda: "")
+    monkeypatch.setattr(system.platform, "machine", lambda: "riscv64")
+    assert system.cpu_model() == "riscv64"
+    monkeypatch.setattr(system.platform, "processor", lambda: "Some Vendor CPU")
+    assert system.cpu_model() == "Some Vendor CPU"
+    monkeypatch.setattr(system.platform, "processor", lambda: "")
+    monkeypatch.setattr(system.platform, "machine", lambda: "")
+    assert system.cpu_model() == "unknown CPU"
 
 
 def test_nvidia_driver_version_parsing(monkeypatch, tmp_path):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from pytest_ipfs_accel import store
-from pytest_ipfs_accel.merge import open_reader
 
 # imported here, once: the cpu detector imports torch inside the in-process pytester runs,
 # which drop the modules they imported afterwards, and torch cannot be imported twice into
@@ -105,14 +104,6 @@ EXPECTED_ITEMS = {
 }
 
 
-def _rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = open_reader(db)  # merges the session's spool first
-    try:
-        return store.fetch_dicts(con, sql, params)
-    finally:
-        con.close()
-
-
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """In-process (torch is imported once) unless xdist is asked for."""
     args = ("-p", "no:cacheprovider", "--ipfs-hw=cpu", *args)
@@ -122,12 +113,12 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
-def test_every_outcome_is_recorded_once_per_item(pytester: pytest.Pytester, workers: str) -> None:
+def test_every_outcome_is_recorded_once_per_item(pytester: pytest.Pytester, workers: str, db_rows) -> None:
     pytester.makepyfile(test_mixed=MIXED_SUITE)
     db = pytester.path / "results.duckdb"
     result = _run(pytester, "-n", workers, f"--ipfs-db={db}", "--ipfs-run-id=mixed")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    items = _rows(db, "SELECT * FROM test_results WHERE subtest IS NULL")
+    items = db_rows(db, "SELECT * FROM test_results WHERE subtest IS NULL")
     assert {r["nodeid"]: (r["outcome"], r["when"], r["hardware"]) for r in items} == EXPECTED_ITEMS
     assert len(items) == len(EXPECTED_ITEMS)  # one final row per item
     by_id = {r["nodeid"]: r for r in items}
@@ -141,7 +132,7 @@ def test_every_outcome_is_recorded_once_per_item(pytester: pytest.Pytester, work
         assert {r["worker_id"] for r in items} <= {"gw0", "gw1"}
         assert all(r["worker_id"] for r in items)
 
-    subtests = _rows(db, "SELECT nodeid, subtest, outcome FROM test_results WHERE subtest IS NOT NULL ORDER BY ALL")
+    subtests = db_rows(db, "SELECT nodeid, subtest, outcome FROM test_results WHERE subtest IS NOT NULL ORDER BY ALL")
     assert [(r["nodeid"].split("::", 1)[1], r["subtest"], r["outcome"]) for r in subtests] == [
         ("TestCaseStyle::test_subtest", "(i=0)", "passed"),
         ("TestCaseStyle::test_subtest", "(i=1)", "failed"),
@@ -155,7 +146,7 @@ def test_every_outcome_is_recorded_once_per_item(pytester: pytest.Pytester, work
     # pytest's own summary agrees: failed = failed items + failed subtests
     assert "4 failed" in result.stdout.lines[-1]
 
-    (run,) = _rows(db, "SELECT * FROM runs")
+    (run,) = db_rows(db, "SELECT * FROM runs")
     assert run["status"] == "failed" and run["exit_status"] == 1
     assert run["hw_requested"] == "cpu" and run["tests_collected"] == len(EXPECTED_ITEMS)
     assert run["xdist_workers"] == int(workers)
@@ -165,7 +156,31 @@ def test_every_outcome_is_recorded_once_per_item(pytester: pytest.Pytester, work
     assert run["finished_at"] >= run["started_at"]
 
 
-def test_run_metadata_has_git_state(pytester: pytest.Pytester) -> None:
+def test_the_dict_path_writes_the_same_rows_as_the_tuple_path(pytester: pytest.Pytester, db_rows) -> None:
+    # without --ipfs-events or a row hook, final rows go to the spool as tuples built in
+    # folding.RESULT_COLUMNS order; with events they go as dicts through the schema's columns
+    bench = "\n\ndef test_bench(ipfs_bench):\n    ipfs_bench(len, 'abc')\n"
+    pytester.makepyfile(test_mixed=MIXED_SUITE + bench)
+    tables = {}
+    for path, extra in (("tuples", ()), ("dicts", (f"--ipfs-events={pytester.path / 'events.jsonl'}",))):
+        db = pytester.path / f"{path}.duckdb"
+        result = _run(pytester, f"--ipfs-db={db}", "--ipfs-bench-max-time=0.01", *extra)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        rows = db_rows(db, "SELECT * EXCLUDE (run_id, duration_s, finished_at) FROM test_results ORDER BY ALL")
+        benches = db_rows(db, "SELECT b.nodeid, b.hardware, b.rounds, count(*) AS samples "
+                              "FROM benchmark_results b JOIN benchmark_samples s USING (run_id, nodeid) "
+                              "GROUP BY ALL")
+        tables[path] = rows, benches
+    assert (pytester.path / "events.jsonl").stat().st_size > 0
+    assert len(tables["tuples"][0]) == len(EXPECTED_ITEMS) + 1 + 8  # items, the benchmark, subtests
+    assert tables["dicts"][0] == tables["tuples"][0]
+    for path in ("tuples", "dicts"):
+        ((bench_row),) = tables[path][1]
+        assert bench_row["nodeid"] == "test_mixed.py::test_bench" and bench_row["hardware"] == "cpu"
+        assert bench_row["samples"] == bench_row["rounds"] >= 5
+
+
+def test_run_metadata_has_git_state(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run(["git", "init", "-q", "-b", "feature"], cwd=pytester.path, check=True)
@@ -175,11 +190,11 @@ def test_run_metadata_has_git_state(pytester: pytest.Pytester) -> None:
     (pytester.path / "test_one.py").write_text("def test_one():\n    assert True\n")
     db = pytester.path / "r.duckdb"
     assert _run(pytester, f"--ipfs-db={db}").ret == 0
-    (run,) = _rows(db, "SELECT git_commit, git_branch, git_dirty FROM runs")
+    (run,) = db_rows(db, "SELECT git_commit, git_branch, git_dirty FROM runs")
     assert run == {"git_commit": commit, "git_branch": "feature", "git_dirty": True}
 
 
-def test_a_crashing_xdist_worker_loses_only_its_test(pytester: pytest.Pytester) -> None:
+def test_a_crashing_xdist_worker_loses_only_its_test(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(
         test_crash="""
         import os
@@ -196,7 +211,7 @@ def test_a_crashing_xdist_worker_loses_only_its_test(pytester: pytest.Pytester) 
     db = pytester.path / "r.duckdb"
     result = _run(pytester, "-n", "2", f"--ipfs-db={db}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    rows = {r["nodeid"]: r for r in _rows(db, "SELECT * FROM test_results")}
+    rows = {r["nodeid"]: r for r in db_rows(db, "SELECT * FROM test_results")}
     assert len(rows) == 7
     dead = rows["test_crash.py::test_dies[cpu]"]
     assert dead["outcome"] == "failed" and dead["when"] == "crash"
@@ -224,15 +239,15 @@ def test_a_bad_db_path_warns_once_and_the_session_runs(pytester: pytest.Pytester
         assert db.read_text().startswith("these are not the bytes")
 
 
-def test_no_db_records_nothing_and_run_id_is_honoured(pytester: pytest.Pytester) -> None:
+def test_no_db_records_nothing_and_run_id_is_honoured(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     assert _run(pytester, "--ipfs-no-db").ret == 0
     assert not (pytester.path / ".ipfs_accel").exists()
     db = pytester.path / "r.duckdb"
     for _ in range(2):  # the same id twice replaces the run instead of doubling it
         assert _run(pytester, f"--ipfs-db={db}", "--ipfs-run-id=fixed-id").ret == 0
-    assert [r["run_id"] for r in _rows(db, "SELECT run_id FROM test_results")] == ["fixed-id"]
-    assert len(_rows(db, "SELECT * FROM runs")) == 1
+    assert [r["run_id"] for r in db_rows(db, "SELECT run_id FROM test_results")] == ["fixed-id"]
+    assert len(db_rows(db, "SELECT * FROM runs")) == 1
 
 
 def test_report_right_after_in_process_pytest_shows_the_run(pytester: pytest.Pytester) -> None:
@@ -248,7 +263,7 @@ def test_report_right_after_in_process_pytest_shows_the_run(pytester: pytest.Pyt
         assert report["counts"] == {"-": {"passed": 1}}
 
 
-def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester) -> None:
+def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makeconftest(
         """
         def pytest_ipfs_accel_record_row(table, row, config):
@@ -262,8 +277,8 @@ def test_row_hook_sees_and_amends_every_row(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_one="def test_one():\n    pass\n")
     db = pytester.path / "r.duckdb"
     assert _run(pytester, f"--ipfs-db={db}").ret == 0
-    assert _rows(db, "SELECT model FROM test_results") == [{"model": "tagged-by-hook"}]
-    assert _rows(db, "SELECT hw_requested FROM runs") == [{"hw_requested": "amended-by-hook"}]
+    assert db_rows(db, "SELECT model FROM test_results") == [{"model": "tagged-by-hook"}]
+    assert db_rows(db, "SELECT hw_requested FROM runs") == [{"hw_requested": "amended-by-hook"}]
 
 
 def test_event_stream_is_reportlog_compatible(pytester: pytest.Pytester) -> None:
@@ -296,7 +311,7 @@ def test_shards_merge_by_plain_insert(pytester: pytest.Pytester, tmp_path: Path)
     con.close()
 
 
-def test_bulk_insert_writes_many_rows(tmp_path: Path) -> None:
+def test_bulk_insert_writes_many_rows(tmp_path: Path, db_rows) -> None:
     con = store.open_store(tmp_path / "bulk.duckdb")
     rows = [{"run_id": "r", "nodeid": f"t::{i}", "outcome": "passed", "duration_s": i / 1000} for i in range(5000)]
     assert store.insert_rows(con, "test_results", rows) == 5000
@@ -323,7 +338,7 @@ def test_report_command(pytester: pytest.Pytester) -> None:
     assert missing.returncode == 2 and "no results database" in missing.stderr and "Traceback" not in missing.stderr
 
 
-def test_xdist_and_serial_record_the_same_results(pytester: pytest.Pytester) -> None:
+def test_xdist_and_serial_record_the_same_results(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(
         test_many=textwrap.dedent(
             """
@@ -341,6 +356,6 @@ def test_xdist_and_serial_record_the_same_results(pytester: pytest.Pytester) -> 
     for n in ("0", "2"):
         db = pytester.path / f"n{n}.duckdb"
         _run(pytester, "-n", n, f"--ipfs-db={db}")
-        results[n] = _rows(db, "SELECT nodeid, subtest, outcome FROM test_results ORDER BY ALL")
+        results[n] = db_rows(db, "SELECT nodeid, subtest, outcome FROM test_results ORDER BY ALL")
     assert results["0"] == results["2"]
     assert len(results["0"]) == 40 * 4

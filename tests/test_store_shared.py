@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from pytest_ipfs_accel import merge, spool, store
-from pytest_ipfs_accel.merge import open_reader
 
 SUITE = """
 import os
@@ -69,14 +68,6 @@ def _finished_tests(events: Path) -> int:
     return sum('"TestResult"' in line for line in events.read_text().splitlines())
 
 
-def _rows(db: Path, sql: str, params=()) -> list[dict]:
-    con = open_reader(db)
-    try:
-        return store.fetch_dicts(con, sql, params)
-    finally:
-        con.close()
-
-
 @pytest.fixture
 def gate(tmp_path: Path) -> Path:
     path = tmp_path / "gate"
@@ -84,7 +75,7 @@ def gate(tmp_path: Path) -> Path:
     return path
 
 
-def test_two_concurrent_sessions_both_record_their_whole_run(tmp_path: Path, gate: Path) -> None:
+def test_two_concurrent_sessions_both_record_their_whole_run(tmp_path: Path, gate: Path, db_rows) -> None:
     db = tmp_path / "shared.duckdb"
     sessions = {"plain": _start(tmp_path, db, gate, "plain"),
                 "xdist": _start(tmp_path, db, gate, "xdist", "-n", "2")}
@@ -102,16 +93,16 @@ def test_two_concurrent_sessions_both_record_their_whole_run(tmp_path: Path, gat
         assert proc.returncode == 0, outputs[name]
         assert "NOT recorded" not in outputs[name]
         assert f"results: run {name} -> {db}" in outputs[name]
-    runs = {r["run_id"]: r for r in _rows(db, "SELECT run_id, status, xdist_workers, tests_collected FROM runs")}
+    runs = {r["run_id"]: r for r in db_rows(db, "SELECT run_id, status, xdist_workers, tests_collected FROM runs")}
     assert {k: (v["status"], v["tests_collected"]) for k, v in runs.items()} == {
         "plain": ("passed", 6), "xdist": ("passed", 6)}
-    counts = _rows(db, "SELECT run_id, count(*) AS n, count(DISTINCT nodeid) AS items FROM test_results "
+    counts = db_rows(db, "SELECT run_id, count(*) AS n, count(DISTINCT nodeid) AS items FROM test_results "
                        "GROUP BY run_id ORDER BY run_id")
     assert counts == [{"run_id": "plain", "n": 6, "items": 6}, {"run_id": "xdist", "n": 6, "items": 6}]
     assert not spool.pending(spool.spool_dir(db))  # merged and removed
 
 
-def test_report_answers_during_a_running_session(tmp_path: Path, gate: Path) -> None:
+def test_report_answers_during_a_running_session(tmp_path: Path, gate: Path, db_rows) -> None:
     db = tmp_path / "r.duckdb"
     session = _start(tmp_path, db, gate, "long", quick=5)
     events = tmp_path / "long" / "events.jsonl"
@@ -135,12 +126,12 @@ def test_report_answers_during_a_running_session(tmp_path: Path, gate: Path) -> 
         (gate / "release").write_text("")
         output = session.communicate(timeout=120)[0]
     assert session.returncode == 0, output
-    final = _rows(db, "SELECT status FROM runs WHERE run_id = 'long'")
+    final = db_rows(db, "SELECT status FROM runs WHERE run_id = 'long'")
     assert final == [{"status": "passed"}]
-    assert _rows(db, "SELECT count(*) AS n FROM test_results WHERE run_id = 'long'") == [{"n": 6}]
+    assert db_rows(db, "SELECT count(*) AS n FROM test_results WHERE run_id = 'long'") == [{"n": 6}]
 
 
-def test_a_killed_session_keeps_what_it_had_sent_and_shows_interrupted(tmp_path: Path, gate: Path) -> None:
+def test_a_killed_session_keeps_what_it_had_sent_and_shows_interrupted(tmp_path: Path, gate: Path, db_rows) -> None:
     db = tmp_path / "r.duckdb"
     session = _start(tmp_path, db, gate, "killed", quick=5)
     events = tmp_path / "killed" / "events.jsonl"
@@ -154,8 +145,8 @@ def test_a_killed_session_keeps_what_it_had_sent_and_shows_interrupted(tmp_path:
         if session.poll() is None:
             session.kill()
     assert merge.has_pending(db)  # nobody merged it yet: the session could not start a merger
-    rows = _rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = 'killed' ORDER BY nodeid")
+    rows = db_rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = 'killed' ORDER BY nodeid")
     assert rows == [{"nodeid": f"test_shared.py::test_quick[{i}]", "outcome": "passed"} for i in range(5)]
-    run = _rows(db, "SELECT status, finished_at IS NOT NULL AS ended, host FROM runs WHERE run_id = 'killed'")
+    run = db_rows(db, "SELECT status, finished_at IS NOT NULL AS ended, host FROM runs WHERE run_id = 'killed'")
     assert run == [{"status": "interrupted", "ended": True, "host": run[0]["host"]}] and run[0]["host"]
     assert not merge.has_pending(db)  # the dead session's spool is gone once merged

@@ -10,14 +10,12 @@ Significance alone flags harmless shifts once there are thousands of samples; a
 threshold on the median alone flags a busy machine: contention from other
 processes (hyperthread siblings, other xdist workers) slows most rounds, which
 moves the median, but some rounds still run undisturbed, so the minimum stays.
-Code that does more work moves the whole distribution, minimum included.
-Measured on a shared 2-core machine, ten identical runs spread 19% in their
-medians and 9% in their minima.
+Code that does more work moves the whole distribution, minimum included
+(docs/benchmarks.md gives the spreads measured).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -88,38 +86,26 @@ class CaseComparison:
 
 
 def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Two-sided Mann-Whitney U test: (U of ``x``, p-value).
+    """Two-sided Mann-Whitney U test: (U of ``x``, p-value), by ``scipy.stats.mannwhitneyu``.
 
-    Normal approximation with tie correction and continuity correction (what
-    ``scipy.stats.mannwhitneyu(method="asymptotic")`` computes); good for the
-    sample sizes benchmarks produce (it is conservative below ~8 per side).
+    scipy's ``auto`` method: the exact distribution for small samples without
+    ties (at most 8 on a side), else the normal approximation with tie and
+    continuity correction.  scipy is imported here, not when the plugin loads.
     """
-    n1, n2 = len(x), len(y)
-    if n1 == 0 or n2 == 0:
+    if len(x) == 0 or len(y) == 0:
         raise ValueError("Mann-Whitney U needs samples on both sides")
-    pooled = sorted([(float(v), 0) for v in x] + [(float(v), 1) for v in y])
-    n = n1 + n2
-    rank_sum_x = 0.0
-    tie_term = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        average_rank = (i + j) / 2 + 1  # ranks are 1-based
-        ties = j - i + 1
-        if ties > 1:
-            tie_term += ties**3 - ties
-        rank_sum_x += average_rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
-        i = j + 1
-    u_x = rank_sum_x - n1 * (n1 + 1) / 2
-    mean_u = n1 * n2 / 2
-    variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
-    if variance <= 0:
-        return u_x, 1.0  # every value equal: no evidence of any difference
-    deviation = u_x - mean_u
-    z = (abs(deviation) - 0.5) / math.sqrt(variance) if abs(deviation) >= 0.5 else 0.0
-    return u_x, min(1.0, math.erfc(z / math.sqrt(2)))
+    try:
+        from scipy.stats import mannwhitneyu
+    except ImportError:
+        raise ImportError(
+            "comparing benchmarks needs scipy: pip install 'pytest-ipfs-accel[bench]'"
+        ) from None
+    first = x[0]
+    if all(v == first for v in x) and all(v == first for v in y):
+        # every value equal: no evidence of any difference (scipy's approximation divides by 0)
+        return len(x) * len(y) / 2, 1.0
+    result = mannwhitneyu(x, y, alternative="two-sided", method="auto")
+    return float(result.statistic), float(result.pvalue)
 
 
 def _change_pct(base: float | None, head: float | None) -> float | None:

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipfs_accel.bench import memory as memory_mod
-from pytest_ipfs_accel.bench import timing
+from pytest_ipfs_accel.bench import timers, timing
 from pytest_ipfs_accel.bench.lock import device_lock, lock_key
 from pytest_ipfs_accel.bench.stats import Summary, summarize
 from pytest_ipfs_accel.options import PROP_BENCH
 
-USER_PROPERTY = PROP_BENCH
 SOURCE = "ipfs_bench"
 CONFIRM_PAUSE_MAX_S = 2.0
 
@@ -115,7 +114,7 @@ class IpfsBench:
         lock_dir: Path | None = None,
         confirm: Confirmation | None = None,
         lock: str | None = None,
-        timer: timing.Timer | None = None,
+        timer: timers.Timer | None = None,
     ) -> None:
         self.name = name
         self.extra_info: dict[str, Any] = {}
@@ -168,7 +167,7 @@ class IpfsBench:
         if self.disabled:
             return fn(*args, **kwargs)
         tracker = memory_mod.tracker_for(self.torch_device)
-        timer = self._timer or timing.timer_for(self.torch_device)
+        timer = self._timer or timers.timer_for(self.torch_device)
         def measure() -> timing.Measurement:
             return timing.measure(
                 fn, args, kwargs, timer=timer, settings=self.settings, on_timed_start=tracker.start
@@ -198,7 +197,7 @@ class IpfsBench:
                 args, kwargs = produced
             return fn(*args, **(kwargs or {}))
         tracker = memory_mod.tracker_for(self.torch_device)
-        timer = timing.timer_for(self.torch_device)
+        timer = timers.timer_for(self.torch_device)
         with self._locked():
             m = timing.measure_pedantic(
                 fn, tuple(args), kwargs, timer=timer, setup=setup, rounds=rounds,
@@ -284,7 +283,7 @@ class IpfsBench:
             **m.notes,
         )
         self._payload = {}
-        self._user_properties.append((USER_PROPERTY, self._payload))
+        self._user_properties.append((PROP_BENCH, self._payload))
         self.finalize()
 
     def finalize(self) -> None:

@@ -12,7 +12,11 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel.options import PROP_BENCH as USER_PROPERTY
+from pytest_ipfs_accel.bench.device import device_of
+from pytest_ipfs_accel.bench.fixture import json_safe
+from pytest_ipfs_accel.bench.stats import summarize
+from pytest_ipfs_accel.keys import selected_fingerprints
+from pytest_ipfs_accel.options import PROP_BENCH
 
 SOURCE = "pytest-benchmark"
 _NONE: dict[str, Any] = {}
@@ -31,12 +35,8 @@ def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | No
     data = list(getattr(stats, "data", None) or ())
     if not data or getattr(fixture, "has_error", False):
         return None
-    from pytest_ipfs_accel.bench.fixture import json_safe
-    from pytest_ipfs_accel.bench.plugin import _device
-    from pytest_ipfs_accel.bench.stats import summarize
-
     hw = item.funcargs.get("ipfs_hw") if hasattr(item, "funcargs") else None
-    backend, _, device_name = _device(hw)
+    backend, _, device_name = device_of(hw)
     s = summarize(data)
     options = dict(getattr(metadata, "options", {}) or {})
     timer = options.get("timer")
@@ -71,6 +71,8 @@ def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | No
 
 
 class PytestBenchmarkInterop:
+    """Records what pytest-benchmark's ``benchmark`` fixture measured, as an ``ipfs_bench`` payload."""
+
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self._measured = 0  # how many measurements pytest-benchmark's session held after the last item
@@ -83,7 +85,7 @@ class PytestBenchmarkInterop:
         if fixture is not None:
             payload = payload_from_fixture(fixture, item)
             if payload is not None:
-                item.user_properties.append((USER_PROPERTY, payload))
+                item.user_properties.append((PROP_BENCH, payload))
 
     def _used_fixture(self, item: pytest.Item) -> Any:
         """The item's pytest-benchmark fixture, also when it came from ``request.getfixturevalue``.
@@ -107,12 +109,5 @@ class PytestBenchmarkInterop:
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_machine_info(self, config: pytest.Config, machine_info: dict) -> None:
         """Add the device fingerprints of the session's selected backends."""
-        machine_info["ipfs_accel"] = {"hardware": session_fingerprints(config)}
+        machine_info["ipfs_accel"] = {"hardware": selected_fingerprints(config)}
 
-
-def session_fingerprints(config: pytest.Config) -> dict[str, Any]:
-    """Fingerprints of the backends ``--ipfs-hw`` selected (detection is cached per session)."""
-    from pytest_ipfs_accel.plugin import get_registry, get_selection
-
-    registry = get_registry(config)
-    return {name: registry.detect(name).fingerprint() for name in get_selection(config).names}

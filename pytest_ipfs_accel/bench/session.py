@@ -1,9 +1,10 @@
 """The controller's view of a session's benchmarks: summary table, JSON file, regression gate.
 
 Registered only where the session's output is owned (never on an xdist
-worker).  The recorder hands it each benchmark payload it folds from a call
-report (:meth:`BenchSession.add_result`), so ``-n 0`` and ``-n N`` take the
-same path and the reports are read in one place.
+worker).  The recorder announces each benchmark payload it folds from a call
+report with the ``pytest_ipfs_accel_benchmark_result`` hook, which
+:class:`BenchSession` implements, so ``-n 0`` and ``-n N`` take the same path
+and the reports are read in one place.
 """
 
 from __future__ import annotations
@@ -13,9 +14,18 @@ from typing import Any
 
 import pytest
 
+from pytest_ipfs_accel import metadata
+from pytest_ipfs_accel.bench import compare, pbjson
+from pytest_ipfs_accel.bench.options import BenchOptions
+from pytest_ipfs_accel.bench.summary import session_summary
+from pytest_ipfs_accel.keys import get_run_id, get_store, selected_fingerprints
+from pytest_ipfs_accel.store import StoreError
+
 
 @dataclass
 class GateOutcome:
+    """What the ``--ipfs-compare`` gate found (or why it could not run)."""
+
     base: str | None
     head: str | None
     comparisons: list[Any] = field(default_factory=list)
@@ -28,19 +38,18 @@ class GateOutcome:
 
 
 class BenchSession:
-    def __init__(self, config: pytest.Config, options: Any) -> None:
+    """The session's benchmark results and what is done with them at its end."""
+
+    def __init__(self, config: pytest.Config, options: BenchOptions) -> None:
         self.config = config
         self.options = options
         self.results: list[dict[str, Any]] = []
         self.gate: GateOutcome | None = None
         self.json_error: str | None = None
 
-    def add_result(self, result: dict[str, Any]) -> None:
-        """One benchmark case of this session (its payload with nodeid, model and hardware).
-
-        Called by the recorder, the one reader of the call reports, when it folds a
-        report that carries a benchmark payload.
-        """
+    def pytest_ipfs_accel_benchmark_result(self, result: dict[str, Any]) -> None:
+        """One benchmark case of this session (its payload with nodeid, model and hardware),
+        announced by the recorder, the one reader of the call reports."""
         self.results.append(result)
 
     @pytest.hookimpl(trylast=True)
@@ -59,12 +68,8 @@ class BenchSession:
     # ------------------------------------------------------------------ JSON
 
     def _write_json(self) -> None:
-        from pytest_ipfs_accel import metadata
-        from pytest_ipfs_accel.bench import pbjson
-        from pytest_ipfs_accel.bench.interop import session_fingerprints
-
         try:
-            fingerprints = session_fingerprints(self.config)
+            fingerprints = selected_fingerprints(self.config)
         except Exception as exc:  # a broken detector must not lose the JSON
             fingerprints = {"error": f"{type(exc).__name__}: {exc}"}
         git = metadata.git_info(self.config.rootpath)
@@ -81,8 +86,6 @@ class BenchSession:
             commit=pbjson.commit_info(git["git_commit"], git["git_branch"], git["git_dirty"],
                                       self.config.rootpath.name),
         )
-        from pytest_ipfs_accel.plugin import get_run_id
-
         doc["machine_info"].setdefault("ipfs_accel", {})["run_id"] = get_run_id(self.config)
         try:
             pbjson.write(doc, self.options.json_path)
@@ -92,10 +95,6 @@ class BenchSession:
     # ------------------------------------------------------------------ gate
 
     def _run_gate(self) -> GateOutcome:
-        from pytest_ipfs_accel.bench import compare
-        from pytest_ipfs_accel.plugin import get_run_id, get_store
-        from pytest_ipfs_accel.store import StoreError
-
         ref = self.options.compare_base
         run_id = get_run_id(self.config)
         con = get_store(self.config)
@@ -120,8 +119,6 @@ class BenchSession:
 
     def _mark_run_failed(self) -> None:
         """The runs row was written before the gate decided; make it tell the truth."""
-        from pytest_ipfs_accel.plugin import get_run_id, get_store
-
         con = get_store(self.config)
         if con is None:
             return
@@ -136,8 +133,6 @@ class BenchSession:
     # ------------------------------------------------------------------ terminal
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from pytest_ipfs_accel.bench.summary import session_summary
-
         tr = terminalreporter
         if self.results:
             tr.section("ipfs-accel benchmarks", sep="-", bold=True)
@@ -154,8 +149,6 @@ class BenchSession:
             self._print_gate(tr)
 
     def _print_gate(self, tr: Any) -> None:
-        from pytest_ipfs_accel.bench import compare
-
         gate = self.gate
         assert gate is not None
         tr.section("ipfs-accel benchmark comparison", sep="-", bold=True)

@@ -1,0 +1,1 @@
+"""The `ipfs-accel` subcommands, one module each (``add_parser(p)``, ``run(args) -> int``)."""

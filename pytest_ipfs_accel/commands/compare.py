@@ -19,8 +19,7 @@ from pytest_ipfs_accel.bench import compare
 from pytest_ipfs_accel.bench.threshold import Threshold, parse_threshold
 from pytest_ipfs_accel.cli import CommandError
 from pytest_ipfs_accel.merge import open_reader
-
-DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
+from pytest_ipfs_accel.options import DEFAULT_DB
 
 
 def _threshold(text: str) -> Threshold:

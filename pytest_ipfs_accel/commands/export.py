@@ -9,8 +9,7 @@ from pytest_ipfs_accel import store
 from pytest_ipfs_accel.bench import pbjson
 from pytest_ipfs_accel.cli import CommandError
 from pytest_ipfs_accel.merge import open_reader
-
-DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
+from pytest_ipfs_accel.options import DEFAULT_DB
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:

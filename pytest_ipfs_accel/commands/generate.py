@@ -7,6 +7,7 @@ import sys
 
 from generators import TEST_TYPES
 from generators.families import FAMILIES
+from generators.generate import generate as write_test_modules
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +27,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from generators.generate import generate
-
-    results = generate(
+    results = write_test_modules(
         args.models, args.out, args.test_type, args.family, args.force, args.full_size
     )
     for result in results:

@@ -10,8 +10,8 @@ from typing import Any
 
 from pytest_ipfs_accel import schema, store
 from pytest_ipfs_accel.merge import open_reader
+from pytest_ipfs_accel.options import DEFAULT_DB
 
-DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 FAILING = ("failed", "error", "xpassed")
 
 

@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
+from pytest_ipfs_accel.options import DEFAULT_DB
+
 #: options the driver sets on every shard itself
 OWN_OPTIONS = ("--ipfs-hw", "--ipfs-db", "--ipfs-run-id", "--ipfs-no-db")
 INSTALL_HINT = "Ray is not installed; install it with: pip install 'pytest-ipfs-accel[ray]'"
