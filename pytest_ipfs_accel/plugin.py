@@ -1,10 +1,11 @@
 """The pytest plugin: options, hardware parametrization, markers, and who records what.
 
 Module-level hooks only parse options and decide.  The work lives in classes
-registered in ``pytest_configure`` only where they should act: the result
-collector and the event writer on the process that owns the session's output
-(never on an xdist worker), nothing at all with ``-p no:ipfs_accel``.
-Importing this module imports neither torch nor transformers.
+registered in ``pytest_configure`` only where they should act: the recorder
+(:mod:`.recorder`) and the event writer on the process that owns the session's
+output (never on an xdist worker), nothing at all with ``-p no:ipfs_accel``.
+Shared state lives under the stash keys of :mod:`.keys`.  Importing this module
+imports neither torch, transformers nor DuckDB.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """pytest's parametrization hook: one ``ipfs_hw`` item per selected backend (it has nothing
+    to do with ``ipfs-accel generate``, which writes test modules)."""
     if "ipfs_hw" not in metafunc.fixturenames:
         return
     config = metafunc.config
