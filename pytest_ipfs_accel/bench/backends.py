@@ -13,6 +13,7 @@ p < alpha and the interval excludes 1.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pytest_ipfs_accel.bench.compare import CaseData, mann_whitney_u
+from pytest_ipfs_accel.bench.summary import fmt_time, format_markdown, format_table
 
 DEFAULT_RESAMPLES = 400
 CONFIDENCE = 0.95
@@ -123,11 +125,7 @@ def _verdict(c: BackendComparison) -> str:
 def render(comparisons: Sequence[BackendComparison], fmt: str = "table", *, run_id: str = "",
            alpha: float = 0.01) -> str:
     """The comparison as ``table``, ``markdown`` or ``json``."""
-    from pytest_ipfs_accel.bench.summary import fmt_time, format_markdown, format_table
-
     if fmt == "json":
-        import json
-
         return json.dumps({"run_id": run_id, "alpha": alpha, "confidence": CONFIDENCE,
                            "cases": [c.as_dict() for c in comparisons]}, indent=2)
     if not comparisons:

@@ -16,9 +16,14 @@ Code that does more work moves the whole distribution, minimum included
 
 from __future__ import annotations
 
+import json
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pytest_ipfs_accel.bench.summary import fmt_time, format_markdown, format_table
+from pytest_ipfs_accel.store import StoreError, fetch_dicts, fetch_samples, resolve_run_id
 
 DEFAULT_THRESHOLD_PCT = 10.0
 DEFAULT_ALPHA = 0.01
@@ -197,8 +202,6 @@ def regressions(comparisons: Iterable[CaseComparison]) -> list[CaseComparison]:
 
 def load_cases(con, run_id: str) -> dict[str, CaseData]:
     """The benchmark cases of ``run_id`` with their raw samples, keyed by node id."""
-    from pytest_ipfs_accel.store import fetch_dicts, fetch_samples
-
     rows = fetch_dicts(
         con,
         "SELECT nodeid, name, model, hardware, median_s, p90_s, throughput, throughput_unit "
@@ -222,8 +225,6 @@ def pool_size(ref: str) -> int | None:
         return None
     text = ref[len(POOL_PREFIX):]
     if not text.isdigit() or not 1 <= int(text) <= POOL_MAX:
-        from pytest_ipfs_accel.store import StoreError
-
         raise StoreError(
             f"{ref!r}: expected latest:N with N from 1 to {POOL_MAX} "
             "(the N latest runs with benchmarks, pooled into one baseline)"
@@ -249,8 +250,6 @@ def resolve_baseline(con, ref: str, exclude: str | None) -> list[str]:
     such runs, pooled by :func:`load_baseline`.  Anything else goes through
     :func:`pytest_ipfs_accel.store.resolve_run_id`.
     """
-    from pytest_ipfs_accel.store import resolve_run_id
-
     pooled = pool_size(ref)
     if pooled is not None:
         return _runs_with_benchmarks(con, exclude, pooled)
@@ -287,8 +286,6 @@ def load_baseline(con, run_ids: Sequence[str]) -> dict[str, CaseData]:
 
 def _median_of_present(values: Iterable[float | None]) -> float | None:
     """The median of the values that are present (None when none is)."""
-    import statistics
-
     present = [v for v in values if v is not None]
     return statistics.median(present) if present else None
 
@@ -317,8 +314,6 @@ COLUMNS = ("case", "base median", "head median", "median", "p90", "min", "throug
 
 
 def table_rows(comparisons: Sequence[CaseComparison]) -> list[tuple[str, ...]]:
-    from pytest_ipfs_accel.bench.summary import fmt_time
-
     rows = []
     for c in comparisons:
         rows.append(
@@ -347,11 +342,7 @@ def render(
     alpha: float = DEFAULT_ALPHA,
 ) -> str:
     """The comparison as ``table`` (aligned text), ``markdown`` or ``json``."""
-    from pytest_ipfs_accel.bench.summary import format_markdown, format_table
-
     if fmt == "json":
-        import json
-
         return json.dumps(
             {
                 "base": base,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import platform
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pytest_ipfs_accel.bench.stats import summarize
+from pytest_ipfs_accel.store import fetch_dicts, fetch_samples
 
 #: the pytest-benchmark JSON format version these documents follow
 FORMAT_VERSION = "5.1.0"
@@ -141,8 +143,6 @@ def write(doc: Mapping[str, Any], path: str | Path) -> None:
     """Write ``doc`` to ``path`` (``-``: stdout), creating the folder."""
     text = json.dumps(doc, indent=2, default=str)
     if str(path) == "-":
-        import sys
-
         sys.stdout.write(text + "\n")
         return
     path = Path(path)
@@ -152,8 +152,6 @@ def write(doc: Mapping[str, Any], path: str | Path) -> None:
 
 def from_run(con, run_id: str) -> dict[str, Any]:
     """The pytest-benchmark document of a recorded run."""
-    from pytest_ipfs_accel.store import fetch_dicts, fetch_samples
-
     # epoch seconds rather than TIMESTAMPTZ: fetching that needs pytz in the Python client
     runs = fetch_dicts(
         con,
