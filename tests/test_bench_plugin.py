@@ -102,6 +102,26 @@ def test_second_call_and_bad_options_are_clear_errors(pytester: pytest.Pytester)
     bad.stderr.fnmatch_lines(["*--ipfs-compare needs the results database*drop --ipfs-no-db*"])
 
 
+def test_a_conftest_sees_each_benchmark_result_through_the_hook(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import json
+
+        seen = []
+
+        def pytest_ipfs_accel_benchmark_result(result, config):
+            seen.append({k: result[k] for k in ("nodeid", "hardware", "rounds")} | {"n": len(result["samples"])})
+
+        def pytest_sessionfinish(session):
+            (session.config.rootpath / "seen.json").write_text(json.dumps(seen))
+    """)
+    pytester.makepyfile(test_b="def test_b(ipfs_bench):\n    ipfs_bench(len, 'abc')\n")
+    result = pytester.runpytest("--ipfs-no-db", *FAST)
+    result.assert_outcomes(passed=1)
+    (seen,) = json.loads((pytester.path / "seen.json").read_text())
+    assert seen["nodeid"] == "test_b.py::test_b" and seen["hardware"] == "cpu"
+    assert seen["n"] == seen["rounds"] >= 5
+
+
 def test_disable_runs_once_untimed_and_ini_keys_work(pytester: pytest.Pytester, db_rows) -> None:
     pytester.makepyfile(test_once="""
         calls = []
