@@ -26,11 +26,14 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from api_facade.runs.jobs import ID_PREFIX, KINDS, PREFIX
+
 TERMINAL = frozenset({"passed", "failed", "error", "cancelled", "timeout", "interrupted"})
 SLOW_CONSUMER = 4008
 #: reconnection attempts in a row that got no event before an event stream gives up
 _MAX_RECONNECTS = 5
-_PREFIXES = {"run": "test", "bench": "benchmark", "gen": "generator", "wf": "workflow"}
+#: id prefix -> API area (``run`` -> ``test``), from the service's own tables
+_AREAS = {ID_PREFIX[kind]: PREFIX[kind].removeprefix("/api/") for kind in KINDS}
 
 
 class FacadeError(Exception):
@@ -48,7 +51,7 @@ def _backoff(failures: int) -> float:
 
 def area_of(run_id: str) -> str:
     """``run-...`` -> ``test``, ``bench-...`` -> ``benchmark``, ``gen-`` -> ``generator``, ``wf-`` -> ``workflow``."""
-    return _PREFIXES.get(run_id.split("-", 1)[0], "test")
+    return _AREAS.get(run_id.split("-", 1)[0], "test")
 
 
 def _status_path(run_id: str) -> str:

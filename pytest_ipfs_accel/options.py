@@ -6,9 +6,12 @@ Every ``--ipfs-*`` option has an ini key of the same name without the dashes
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
 
 #: user_properties keys: how facts about an item travel with its reports (also from xdist workers)
 PROP_HARDWARE = "ipfs_accel.hardware"

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from api_facade.auth import origin_allowed, token_matches
-from api_facade.eventlines import INVALID, LineDecoder
-from api_facade.hub import RUN_FINISHED, Hub, RunStream, seal_file
-from api_facade.jobs import Job, Progress, status_for_exit
-from api_facade.logredact import RedactTokens
-from api_facade.pytest_cmd import TargetError, check_target, pytest_command, subprocess_env
-from api_facade.runner import Slots
+from api_facade.runs.eventlines import INVALID, LineDecoder
+from api_facade.runs.hub import RUN_FINISHED, Hub, RunStream, seal_file
+from api_facade.runs.jobs import Job, Progress, status_for_exit
+from api_facade.runs.pytest_cmd import TargetError, check_target, pytest_command, subprocess_env
+from api_facade.runs.slots import Slots
 from api_facade.settings import Settings
+from api_facade.web.auth import origin_allowed, token_matches
+from api_facade.web.logredact import RedactTokens
 
 # ------------------------------------------------------------------ event lines
 

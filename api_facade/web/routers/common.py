@@ -9,15 +9,14 @@ from typing import Any
 
 from fastapi import HTTPException, WebSocket
 
-from api_facade.hub import Hub
-from api_facade.jobs import Job
-from api_facade.runner import Plan, QueueFull, RunManager
-from api_facade.schemas import RUN_ID_PATTERN, Accepted, Cancelled, HardwareInfo, HardwareList
+from api_facade.runs.context import Plan
+from api_facade.runs.hub import Hub
+from api_facade.runs.jobs import PREFIX, Job
+from api_facade.runs.manager import RunManager
+from api_facade.runs.slots import QueueFull
 from api_facade.settings import Settings
-from api_facade.ws import admit, deny, stream_events
-
-PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
-          "workflow": "/api/workflow"}
+from api_facade.web.schemas import RUN_ID_PATTERN, Accepted, Cancelled, HardwareInfo, HardwareList
+from api_facade.web.ws import admit, deny, stream_events
 
 
 def check_timeout(timeout_s: float | None, settings: Settings) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api_facade.hub import Hub
-from api_facade.jobs import Job
-from api_facade.runner import RunManager
-from api_facade.schemas import Progress, RunStatus, RunSummary, Step, TaskStatus
+from api_facade.runs.hub import Hub
+from api_facade.runs.jobs import Job
+from api_facade.runs.manager import RunManager
+from api_facade.web.schemas import Progress, RunStatus, RunSummary, Step, TaskStatus
 
 
 def _last_seq(job: Job, hub: Hub) -> int | None:

@@ -30,7 +30,7 @@ MODEL_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}$"
 HW_SPECIALS = ("auto", "all")
 
 
-class Request(BaseModel):
+class RequestBody(BaseModel):
     """A request body: unknown fields are errors; shared checks apply to the fields present."""
 
     model_config = ConfigDict(extra="forbid")
@@ -86,7 +86,7 @@ def _check_models(models: list[str]) -> list[str]:
     return list(dict.fromkeys(models))
 
 
-class TestRunRequest(Request):
+class TestRunRequest(RequestBody):
     """Start a pytest run: targets under the suite root and/or models to generate tests for."""
 
     targets: list[str] = Field(default_factory=list, max_length=100,
@@ -100,7 +100,7 @@ class TestRunRequest(Request):
     timeout_s: float | None = Field(None, gt=0, strict=True, description="end the run after this many seconds")
 
 
-class BenchmarkShape(Request):
+class BenchmarkShape(RequestBody):
     """The benchmark sweep and budget a benchmark or workflow request asks for."""
 
     batch_sizes: list[StrictInt] = Field(default_factory=lambda: [1], min_length=1, max_length=16,
@@ -122,7 +122,7 @@ class BenchmarkRunRequest(BenchmarkShape):
     hardware: list[str] = Field(default_factory=list, max_length=len(BACKENDS))
 
 
-class GenerateRequest(Request):
+class GenerateRequest(RequestBody):
     """Write a test module for one model under the suite root's generated folder."""
 
     model: str = Field(pattern=MODEL_PATTERN, max_length=200)
@@ -130,7 +130,7 @@ class GenerateRequest(Request):
     force: bool = Field(False, strict=True, description="overwrite an existing module")
 
 
-class GenerateBatchRequest(Request):
+class GenerateBatchRequest(RequestBody):
     models: list[str] = Field(min_length=1, max_length=50)
     test_type: TestType = "basic"
     force: bool = Field(False, strict=True)
