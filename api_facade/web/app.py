@@ -37,7 +37,7 @@ from pytest_ipfs_accel.store import StoreError
 
 log = logging.getLogger("api_facade")
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # api_facade/static
 
 DESCRIPTION = """Runs pytest sessions of the pytest-ipfs-accel plugin as subprocesses, streams their
 events over WebSockets and serves results out of DuckDB.
