@@ -110,9 +110,9 @@ class Client(_Base):
 
     def start_run(self, targets: list[str] | None = None, *, models: list[str] | None = None,
                   hardware: list[str] | None = None, test_type: str = "basic", workers: int = 0,
-                  timeout_s: float | None = None) -> str:
-        """Start a test run; returns its ``run_id``."""
-        body = _run_body(targets, models, hardware, test_type, workers, timeout_s)
+                  timeout_s: float | None = None, **options: Any) -> str:
+        """Start a test run (``options``: further fields, e.g. ``executor="ray"``); returns its ``run_id``."""
+        body = {**_run_body(targets, models, hardware, test_type, workers, timeout_s), **options}
         return self.request("POST", "/api/test/run", json=body)["run_id"]
 
     def start_benchmark(self, models: list[str], **options: Any) -> str:
@@ -238,8 +238,8 @@ class AsyncClient(_Base):
 
     async def start_run(self, targets: list[str] | None = None, *, models: list[str] | None = None,
                         hardware: list[str] | None = None, test_type: str = "basic", workers: int = 0,
-                        timeout_s: float | None = None) -> str:
-        body = _run_body(targets, models, hardware, test_type, workers, timeout_s)
+                        timeout_s: float | None = None, **options: Any) -> str:
+        body = {**_run_body(targets, models, hardware, test_type, workers, timeout_s), **options}
         return (await self.request("POST", "/api/test/run", json=body))["run_id"]
 
     async def start_benchmark(self, models: list[str], **options: Any) -> str:

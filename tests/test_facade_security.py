@@ -101,6 +101,9 @@ BAD_RUNS = [
     ({"target": ["tests"]}, "unknown field 'target'"),
     ({"models": ["../../etc"]}, "invalid model reference(s) '../../etc'"),
     ({"models": ["-rf"]}, "invalid model reference(s)"),
+    ({"targets": ["tests"], "executor": "dask"}, "executor: Input should be 'local' or 'ray'"),
+    ({"targets": ["tests"], "shards": 2}, "shards: only a run with executor 'ray' is sharded"),
+    ({"targets": ["tests"], "executor": "ray", "shards": 0}, "shards: Input should be greater than or equal to 1"),
 ]
 
 

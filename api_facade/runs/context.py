@@ -22,7 +22,7 @@ from api_facade.runs.eventlines import LineDecoder
 from api_facade.runs.hub import RunStream
 from api_facade.runs.jobs import Job, now, status_for_exit
 from api_facade.runs.procs import end_group, reap_group
-from api_facade.runs.pytest_cmd import pytest_command, subprocess_env
+from api_facade.runs.pytest_cmd import pytest_command, ray_command, subprocess_env
 
 if TYPE_CHECKING:  # the manager creates contexts; a context only calls back into it
     from api_facade.runs.manager import RunManager
@@ -87,6 +87,8 @@ class RunContext:
         self.stop: Stopped | None = None
         self.deadline: float | None = None
         self.run_dir = manager.settings.runs_dir / job.run_id
+        self._ray_run_named = False
+        self._named_save: asyncio.Future[None] | None = None
 
     def publish(self, event: dict[str, Any]) -> None:
         self.job.progress.observe(event)
@@ -129,20 +131,32 @@ class RunContext:
         return result
 
     async def pytest(self, targets: list[str], *, hardware: list[str] | None = None, workers: int = 0,
-                     extra: list[str] | None = None, suffix: str = "", env: dict[str, str] | None = None) -> int:
-        """Run pytest once for this job (``env``: extra variables); returns its exit status."""
+                     extra: list[str] | None = None, suffix: str = "", env: dict[str, str] | None = None,
+                     executor: str = "local", shards: int | None = None) -> int:
+        """Run pytest once for this job (``env``: extra variables); returns its exit status.
+
+        ``executor="ray"`` runs ``ipfs-accel run --ray`` instead: its driver shards the run
+        across the Ray cluster, merges the shards into the store itself and names the run in
+        its ``RunInfo`` event (the first one of the stream; later ones are not believed).
+        """
         self.check()
         plugin_run_id = self.job.run_id + suffix
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        read_fd, write_fd = os.pipe()
-        # the run spools into the service's store (never holding it) and is merged when it ends
-        argv = pytest_command(targets, run_id=plugin_run_id, shard=self.manager.settings.db_path,
-                              rootdir=self.manager.settings.suite_root,
-                              events=f"fd:{write_fd}",
-                              hardware=hardware, workers=workers, extra=extra)
-        self.job.argv = argv
-        self.job.pytest_run_ids.append(plugin_run_id)
         settings = self.manager.settings
+        read_fd, write_fd = os.pipe()
+        on_event = self.publish
+        if executor == "ray":
+            argv = ray_command(targets, db=settings.db_path, rootdir=settings.suite_root, events=f"fd:{write_fd}",
+                               hardware=list(hardware or []), shards=shards, address=settings.ray_address,
+                               extra=extra)
+            on_event = self._learn_ray_run_id
+        else:
+            # the run spools into the service's store (never holding it) and is merged when it ends
+            argv = pytest_command(targets, run_id=plugin_run_id, shard=settings.db_path,
+                                  rootdir=settings.suite_root, events=f"fd:{write_fd}",
+                                  hardware=hardware, workers=workers, extra=extra)
+            self.job.pytest_run_ids.append(plugin_run_id)
+        self.job.argv = argv
         try:
             with (self.run_dir / OUTPUT_LOG).open("ab") as output:
                 process = await asyncio.create_subprocess_exec(
@@ -161,7 +175,7 @@ class RunContext:
         loop = asyncio.get_running_loop()
         eof: asyncio.Future[None] = loop.create_future()
         transport, _ = await loop.connect_read_pipe(
-            lambda: _EventPipe(LineDecoder(settings.max_event_bytes), self.publish, eof),
+            lambda: _EventPipe(LineDecoder(settings.max_event_bytes), on_event, eof),
             os.fdopen(read_fd, "rb", buffering=0),
         )
         try:
@@ -174,8 +188,21 @@ class RunContext:
                 log.warning("run %s: event pipe still open after its process group ended", self.job.run_id)
             transport.close()
             self.job.pgid = None
-            await self.manager.merge(self, plugin_run_id)
+            if executor != "ray":
+                await self.manager.merge(self, plugin_run_id)
         return process.returncode
+
+    def _learn_ray_run_id(self, event: dict[str, Any]) -> None:
+        """Publish a ray run's event; its driver's ``RunInfo`` (written before any shard runs)
+        names the run whose rows the store holds."""
+        run_id = event.get("run_id")
+        if (event.get("$report_type") == "RunInfo" and not self._ray_run_named and isinstance(run_id, str)
+                and 0 < len(run_id) <= 200):
+            self._ray_run_named = True
+            self.job.pytest_run_ids.append(run_id)
+            # recorded now, so a service that restarts mid-run still finds the run's rows
+            self._named_save = asyncio.ensure_future(self.manager.save(self.job))  # held: not collected
+        self.publish(event)
 
     async def _wait(self, process: asyncio.subprocess.Process, pgid: int) -> None:
         loop = asyncio.get_running_loop()
@@ -208,6 +235,10 @@ class RunContext:
     def exit_reason(self, code: int) -> tuple[str, str | None]:
         """Status and reason of a finished pytest, with pytest's own words for usage errors."""
         status, reason = status_for_exit(code)
+        if self.job.request.get("executor") == "ray" and code not in (0, 1, 5):
+            # ipfs-accel run says what went wrong in one line of its own
+            said = next((line for line in reversed(self.output_tail()) if line.startswith("ipfs-accel run:")), "")
+            return "error", f"ipfs-accel run exited with status {code}" + (f": {said[:300]}" if said else "")
         if code in (3, 4):
             lines = self.output_tail()
             detail = next((line for line in reversed(lines) if line.startswith(("ERROR:", "INTERNALERROR>", "E "))),

@@ -116,7 +116,8 @@ async def test_plan(ctx: RunContext) -> tuple[str, str | None]:
         targets += await ctx.step(
             "generate", lambda: write_modules(ctx, request["models"], request.get("test_type", "basic"), force=True)
         )
-    code = await ctx.pytest(targets, hardware=request.get("hardware"), workers=request.get("workers", 0))
+    code = await ctx.pytest(targets, hardware=request.get("hardware"), workers=request.get("workers", 0),
+                            executor=request.get("executor", "local"), shards=request.get("shards"))
     return _pytest_outcome(ctx, code)
 
 

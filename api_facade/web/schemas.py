@@ -24,6 +24,8 @@ from hardware_markers.base import BACKENDS
 Status = Literal["queued", "running", "passed", "failed", "error", "cancelled", "timeout", "interrupted"]
 TestType = Literal["basic", "comprehensive", "benchmark"]
 Dtype = Literal["float32", "float16", "bfloat16"]
+#: how a test run executes: one pytest subprocess here, or ``ipfs-accel run --ray`` (shards on a Ray cluster)
+Executor = Literal["local", "ray"]
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 #: model types, hub ids (org/name) and checkpoint folder names; no spaces, no leading '-'
 MODEL_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]{0,199}$"
@@ -98,6 +100,10 @@ class TestRunRequest(RequestBody):
     test_type: TestType = "basic"
     workers: int = Field(0, ge=0, le=64, strict=True, description="pytest-xdist workers (-n); 0 = no xdist")
     timeout_s: float | None = Field(None, gt=0, strict=True, description="end the run after this many seconds")
+    executor: Executor = Field("local", description="local: one pytest here; ray: ipfs-accel run --ray, "
+                                                    "sharded across the service's Ray cluster (explicit hardware)")
+    shards: int | None = Field(None, ge=1, le=256, strict=True,
+                               description="executor ray: shards in all (--shards; default one per backend)")
 
 
 class BenchmarkShape(RequestBody):
@@ -209,6 +215,7 @@ class RunStatus(BaseModel):
     queue_position: int | None
     last_seq: int | None = Field(description="seq of the newest event (resume with ?since=)")
     pytest_run_ids: list[str]
+    executor: Executor = "local"
 
 
 class RunSummary(BaseModel):
@@ -224,6 +231,7 @@ class RunSummary(BaseModel):
     hardware: list[str]
     targets: list[str]
     models: list[str]
+    executor: Executor = "local"
 
 
 class RunList(BaseModel):

@@ -43,6 +43,7 @@ def run_status(job: Job, manager: RunManager, hub: Hub) -> RunStatus:
         queue_position=manager.queue_position(job.run_id),
         last_seq=_last_seq(job, hub),
         pytest_run_ids=job.pytest_run_ids,
+        executor=job.request.get("executor", "local"),
     )
 
 
@@ -61,6 +62,7 @@ def run_summary(job: Job) -> RunSummary:
         hardware=job.hardware,
         targets=list(job.request.get("targets") or []),
         models=list(models),
+        executor=job.request.get("executor", "local"),
     )
 
 

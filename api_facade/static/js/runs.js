@@ -97,7 +97,9 @@ function runsTable(runs) {
       }
       return h("tr", { dataset: { runId } },
         h("td", {}, h("a", { href: runLink(runId, run.kind), title: runId }, shortId(runId)),
-          run.kind && run.kind !== "test" ? h("span", { class: "muted" }, ` ${run.kind}`) : null),
+          run.kind && run.kind !== "test" ? h("span", { class: "muted" }, ` ${run.kind}`) : null,
+          run.executor && run.executor !== "local"
+            ? h("span", { class: "chip executor", title: "executor" }, run.executor) : null),
         h("td", {}, badge(run.status)),
         h("td", {}, countChips(pick(run, "counts"))),
         h("td", {}, fmtDuration(duration)),

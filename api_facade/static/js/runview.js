@@ -22,6 +22,7 @@ export function showRun(root, runId, kind = "test") {
 
   const statusEl = h("span", { id: "run-status" }, badge("queued"));
   const elapsedEl = h("span", { class: "muted", id: "run-elapsed" });
+  const executorEl = h("span", { class: "chip executor", id: "run-executor", hidden: true, title: "executor" });
   const connEl = h("span", { class: "muted", id: "run-conn" });
   const bar = h("div", { class: "bar-fill" });
   const progressText = h("span", { id: "progress-text" }, "waiting for collection…");
@@ -42,7 +43,7 @@ export function showRun(root, runId, kind = "test") {
     h("section", { class: "panel" },
       h("div", { class: "panel-head" },
         h("h2", {}, "Run ", h("code", { title: runId }, runId)),
-        statusEl, elapsedEl, h("span", { class: "spacer" }), connEl, cancel),
+        statusEl, executorEl, elapsedEl, h("span", { class: "spacer" }), connEl, cancel),
       h("div", { class: "progress-row" }, progress, progressText),
       chips, currentEl, note),
     h("section", { class: "panel" },
@@ -101,6 +102,13 @@ export function showRun(root, runId, kind = "test") {
 
   function onEvent(event) {
     switch (event["$report_type"]) {
+      case "ShardResult":
+        // a ray run: one shard attempt has ended (its run_shards row)
+        if (event.status && !["passed", "failed"].includes(event.status) && !event.retried) {
+          note.hidden = false;
+          note.textContent = `shard ${event.shard} ${event.status}${event.reason ? `: ${event.reason}` : ""}`;
+        }
+        break;
       case "RunQueued":
       case "RunStarted":
         state.status = event.status || (event["$report_type"] === "RunStarted" ? "running" : "queued");
@@ -199,6 +207,11 @@ export function showRun(root, runId, kind = "test") {
     if (finished) state.finishedAt = new Date(finished).getTime();
     if (state.collected == null) state.collected = pick(status, "progress.collected", "collected") ?? null;
     if (!TERMINAL.has(state.status) && status.status) state.status = status.status;
+    // where the run executes: "local" (one pytest here) or "ray" (shards on a cluster)
+    if (status.executor) {
+      executorEl.textContent = status.executor;
+      executorEl.hidden = false;
+    }
     render();
   }).catch((err) => {
     note.hidden = false;

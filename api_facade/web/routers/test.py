@@ -27,6 +27,7 @@ from api_facade.web.deps import (
 )
 from api_facade.web.routers.common import (
     cancel,
+    check_executor,
     check_timeout,
     check_workers,
     detect_hardware,
@@ -69,6 +70,7 @@ async def start_run(body: TestRunRequest, settings: SettingsDep, manager: Manage
         raise HTTPException(422, str(exc)) from None
     check_timeout(body.timeout_s, settings)
     check_workers(body.workers, settings)
+    check_executor(body.executor, body.hardware, body.workers, body.shards)
     request = body.model_dump()
     request["targets"] = list(dict.fromkeys(targets))
     return await start(manager, "test", request, test_plan, hardware=body.hardware)
