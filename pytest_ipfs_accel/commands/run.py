@@ -34,10 +34,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_ipfs_accel.cli import CommandError
+    from pytest_ipfs_accel.distributed import stream
 
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
+    try:
+        events_target, pytest_args = stream.split_target(pytest_args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     clash = [a for a in pytest_args if a.split("=", 1)[0] in OWN_OPTIONS]
     if clash:
         raise CommandError(f"{clash[0]}: the driver sets this for every shard; use --hw/--db of ipfs-accel run")
@@ -53,17 +58,25 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(INSTALL_HINT) from None
     from pytest_ipfs_accel.distributed import driver, plan
 
+    try:
+        events = stream.RunStream.open(events_target) if events_target else None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     opts = driver.Options(pytest_args=pytest_args, hw=",".join(hw), db=args.db.resolve(),
                           shards=args.shards, retries=args.retries, shard_timeout_s=args.shard_timeout,
-                          argv=["ipfs-accel", *sys.argv[1:]])
-    started = _connect(ray, args.ray, hw)
+                          argv=["ipfs-accel", *sys.argv[1:]], events=events)
     try:
-        outcome = driver.run(ray, opts)
-    except (driver.DriverError, plan.PlanError) as exc:
-        raise CommandError(str(exc)) from None
+        started = _connect(ray, args.ray, hw)
+        try:
+            outcome = driver.run(ray, opts)
+        except (driver.DriverError, plan.PlanError) as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if started:
+                ray.shutdown()
     finally:
-        if started:
-            ray.shutdown()
+        if events is not None:
+            events.close()  # the driver wrote SessionFinish if it wrote SessionStart
     lost = f", {outcome.errors_added} not run (error rows)" if outcome.errors_added else ""
     print(f"ipfs-accel run: {outcome.run_id}: {len(outcome.attempts)} shard attempts{lost}; "
           f"see: ipfs-accel report --db {args.db} --run {outcome.run_id}")
