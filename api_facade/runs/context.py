@@ -150,6 +150,10 @@ class RunContext:
                                hardware=list(hardware or []), shards=shards, address=settings.ray_address,
                                extra=extra)
             on_event = self._learn_ray_run_id
+            if not settings.ray_address:
+                # a Ray of the run's own: ray.init() would otherwise join the last `ray start`
+                # cluster on this machine (and refuse the node's resources ipfs-accel run passes)
+                env = {**(env or {}), "RAY_ADDRESS": "local"}
         else:
             # the run spools into the service's store (never holding it) and is merged when it ends
             argv = pytest_command(targets, run_id=plugin_run_id, shard=settings.db_path,
