@@ -28,7 +28,8 @@ The web layer, :mod:`.web` (HTTP in, JSON out; no subprocesses):
 - :mod:`.web.deps`: dependencies the routes are given (settings, manager, db, hub).
 - :mod:`.web.auth`: bearer tokens, scopes, WebSocket tokens and origins.
 - :mod:`.web.errors`: one-line 4xx messages, body limits, the 503 of a busy store.
-- :mod:`.web.schemas`: request and response bodies (the OpenAPI contract).
+- :mod:`.web.requests`: request bodies and their checks (the OpenAPI contract).
+- :mod:`.web.schemas`: response bodies and the status vocabulary.
 - :mod:`.web.views`: jobs -> status and summary bodies.
 - :mod:`.web.ws`: admitting a WebSocket and streaming a run's events with ``seq``.
 - :mod:`.web.logredact`: masks tokens in the server's logs.

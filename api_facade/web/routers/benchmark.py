@@ -23,6 +23,7 @@ from api_facade.web.deps import (
     SettingsDep,
     find_job,
 )
+from api_facade.web.requests import BenchmarkRunRequest
 from api_facade.web.routers.common import (
     cancel,
     check_shape,
@@ -38,7 +39,6 @@ from api_facade.web.schemas import (
     BenchmarkHistory,
     BenchmarkResults,
     BenchmarkRow,
-    BenchmarkRunRequest,
     Cancelled,
     ErrorBody,
     HardwareList,

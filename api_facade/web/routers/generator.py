@@ -21,14 +21,13 @@ from api_facade.web.deps import (
     SettingsDep,
     find_job,
 )
+from api_facade.web.requests import GenerateBatchRequest, GenerateRequest
 from api_facade.web.routers.common import cancel, detect_hardware, serve_events, start
 from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
     ErrorBody,
-    GenerateBatchRequest,
     GeneratedFile,
-    GenerateRequest,
     HardwareList,
     TaskCancelled,
     TaskResult,

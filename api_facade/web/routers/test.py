@@ -25,6 +25,7 @@ from api_facade.web.deps import (
     SettingsDep,
     find_job,
 )
+from api_facade.web.requests import TestRunRequest
 from api_facade.web.routers.common import (
     cancel,
     check_executor,
@@ -47,7 +48,6 @@ from api_facade.web.schemas import (
     Status,
     TestResults,
     TestRow,
-    TestRunRequest,
 )
 from api_facade.web.views import run_status, run_summary
 

@@ -19,6 +19,7 @@ from api_facade.web.deps import (
     SettingsDep,
     find_job,
 )
+from api_facade.web.requests import WorkflowRequest
 from api_facade.web.routers.benchmark import benchmark_rows
 from api_facade.web.routers.common import cancel, check_shape, check_timeout, serve_events, start
 from api_facade.web.schemas import (
@@ -28,7 +29,6 @@ from api_facade.web.schemas import (
     RunStatus,
     Step,
     TestRow,
-    WorkflowRequest,
     WorkflowResults,
 )
 from api_facade.web.views import run_status
