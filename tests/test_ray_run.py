@@ -197,6 +197,7 @@ def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(clu
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen([sys.executable, "-c", "from pytest_ipfs_accel.cli import main; raise SystemExit(main())",
                              "run", f"--ray={cluster.address}", "--db", str(db), "--hw", "cpu", "--retries", "1",
+                             "--run-id", "svc-run-1",  # the service's own id for the run
                              "--", "-p", "no:cacheprovider", f"--ipfs-events=fd:{write_fd}"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     os.close(write_fd)
@@ -207,6 +208,7 @@ def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(clu
     reader.join(timeout=30)
     assert not reader.is_alive(), "the event stream was not closed at the end of the run"
     run_id = _latest(db)
+    assert run_id == "svc-run-1"
     rows = _rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = ? ORDER BY nodeid", [run_id])
     assert [(r["nodeid"].split("::")[1], r["outcome"]) for r in rows] == [
         ("test_a", "passed"), ("test_fault", "passed"), ("test_z", "passed")]
