@@ -173,10 +173,14 @@ def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_pat
 def test_hardware_no_node_offers_fails_fast_and_names_it(cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, SUITE)
     started = time.monotonic()
-    assert _ray_run(db, "--hw", "cpu,cuda", "--", "-k", "test_on") == 2
+    events_file = tmp_path / "events.jsonl"
+    assert _ray_run(db, "--hw", "cpu,cuda", "--", "-k", "test_on", f"--ipfs-events={events_file}") == 2
     err = capsys.readouterr().err.strip()
     assert "no node of the Ray cluster offers GPU (for cuda shard" in err, err
     assert time.monotonic() - started < 60  # Ray itself would leave the task pending forever
+    events = _events(events_file.read_text().splitlines())  # a stream reader learns it too
+    assert [e["$report_type"] for e in events] == ["SessionStart", "RunInfo", "SessionFinish"]
+    assert events[-1]["exitstatus"] == 2 and "no node of the Ray cluster offers GPU" in events[-1]["reason"]
 
 
 def test_without_ray_installed_it_says_how_to_install(tmp_path, monkeypatch, capsys):
@@ -193,6 +197,7 @@ def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(clu
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen([sys.executable, "-c", "from pytest_ipfs_accel.cli import main; raise SystemExit(main())",
                              "run", f"--ray={cluster.address}", "--db", str(db), "--hw", "cpu", "--retries", "1",
+                             "--run-id", "svc-run-1",  # the service's own id for the run
                              "--", "-p", "no:cacheprovider", f"--ipfs-events=fd:{write_fd}"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     os.close(write_fd)
@@ -203,6 +208,7 @@ def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(clu
     reader.join(timeout=30)
     assert not reader.is_alive(), "the event stream was not closed at the end of the run"
     run_id = _latest(db)
+    assert run_id == "svc-run-1"
     rows = _rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = ? ORDER BY nodeid", [run_id])
     assert [(r["nodeid"].split("::")[1], r["outcome"]) for r in rows] == [
         ("test_a", "passed"), ("test_fault", "passed"), ("test_z", "passed")]
@@ -249,14 +255,15 @@ def test_a_shard_timeout_records_the_stuck_test_and_keeps_the_rest(cluster, tmp_
     db = _suite(tmp_path, monkeypatch, FAULTS)
     (tmp_path / "HANG").touch()
     events_file = tmp_path / "events.jsonl"
-    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "8", "--", "-p", "no:cacheprovider",
+    # 20 s: the shard's pytest must reach test_fault first, and starting it took over 8 s at load 17
+    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "20", "--", "-p", "no:cacheprovider",
                     f"--ipfs-events={events_file}") == 1
     run_id = _latest(db)
     rows = {r["nodeid"].split("::")[1]: r for r in _rows(
         db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ?", [run_id])}
     assert rows["test_a"]["outcome"] == "passed"
     assert rows["test_fault"]["outcome"] == "error"
-    assert rows["test_fault"]["message"].startswith("shard 0 timed out after 8 s: the session ended")
+    assert rows["test_fault"]["message"].startswith("shard 0 timed out after 20 s: the session ended")
     assert rows["test_z"]["outcome"] == "error" and "not run: shard 0 timed out" in rows["test_z"]["message"]
     shard = _rows(db, "SELECT status, exit_status FROM run_shards WHERE run_id = ?", [run_id])
     assert shard == [{"status": "timeout", "exit_status": 2}]  # pytest's own "interrupted"
