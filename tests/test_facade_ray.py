@@ -36,7 +36,7 @@ def test_a_ray_run_streams_like_any_run_and_lands_in_the_store(facade_client: Cl
     assert kinds[0] == "RunQueued" and kinds[-1] == "RunFinished"
     assert kinds.count("SessionStart") == 1 and kinds.count("SessionFinish") == 1  # the driver's, one run
     (info,) = [e for e in events if e["$report_type"] == "RunInfo"]
-    assert info["executor"] == "ray" and status["pytest_run_ids"] == [info["run_id"]]
+    assert info["executor"] == "ray" and status["pytest_run_ids"] == [info["run_id"]] == [run_id]
     results = [e for e in events if e["$report_type"] == "TestResult"]
     assert len(results) == 5 and {e["shard"] for e in results} == {0, 1}
     assert status["counts"] == {"passed": 4, "failed": 1} == events[-1]["counts"]

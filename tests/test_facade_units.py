@@ -165,16 +165,16 @@ def test_pytest_command_puts_targets_after_double_dash(tmp_path: Path):
 
 
 def test_ray_command_runs_the_driver_with_pytest_args_after_double_dash(tmp_path: Path):
-    argv = ray_command(["tests/a.py", "tests/b.py::t"], db=tmp_path / "s.duckdb", rootdir=tmp_path,
+    argv = ray_command(["tests/a.py", "tests/b.py::t"], run_id="run-x", db=tmp_path / "s.duckdb", rootdir=tmp_path,
                        events="fd:7", hardware=["cpu", "openvino"], shards=3, extra=["-k", "fast"])
     driver, pytest_args = argv[:argv.index("--")], argv[argv.index("--") + 1:]
     assert driver[1:] == ["-m", "pytest_ipfs_accel", "run", "--ray", "--hw", "cpu,openvino", "--shards", "3",
-                          "--db", str(tmp_path / "s.duckdb")]
+                          "--db", str(tmp_path / "s.duckdb"), "--run-id", "run-x"]
     # the driver names the run and sets --ipfs-hw/--ipfs-db per shard; the events go to the driver
     assert "--ipfs-events=fd:7" in pytest_args and f"--rootdir={tmp_path}" in pytest_args
     assert not [a for a in pytest_args if a.startswith(("--ipfs-run-id", "--ipfs-db", "--ipfs-hw"))]
     assert pytest_args[-5:] == ["-k", "fast", "--", "tests/a.py", "tests/b.py::t"]
-    joined = ray_command(["tests"], db=tmp_path / "s.duckdb", rootdir=tmp_path, events="fd:7",
+    joined = ray_command(["tests"], run_id="run-y", db=tmp_path / "s.duckdb", rootdir=tmp_path, events="fd:7",
                          hardware=["cpu"], address="10.0.0.5:6379")
     assert joined[3:7] == ["run", "--ray=10.0.0.5:6379", "--hw", "cpu"] and "--shards" not in joined
 

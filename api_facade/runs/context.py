@@ -87,8 +87,6 @@ class RunContext:
         self.stop: Stopped | None = None
         self.deadline: float | None = None
         self.run_dir = manager.settings.runs_dir / job.run_id
-        self._ray_run_named = False
-        self._named_save: asyncio.Future[None] | None = None
 
     def publish(self, event: dict[str, Any]) -> None:
         self.job.progress.observe(event)
@@ -135,21 +133,18 @@ class RunContext:
                      executor: str = "local", shards: int | None = None) -> int:
         """Run pytest once for this job (``env``: extra variables); returns its exit status.
 
-        ``executor="ray"`` runs ``ipfs-accel run --ray`` instead: its driver shards the run
-        across the Ray cluster, merges the shards into the store itself and names the run in
-        its ``RunInfo`` event (the first one of the stream; later ones are not believed).
+        ``executor="ray"`` runs ``ipfs-accel run --ray --run-id ...`` instead: its driver
+        shards the run across the Ray cluster and merges the shards into the store itself.
         """
         self.check()
         plugin_run_id = self.job.run_id + suffix
         self.run_dir.mkdir(parents=True, exist_ok=True)
         settings = self.manager.settings
         read_fd, write_fd = os.pipe()
-        on_event = self.publish
         if executor == "ray":
-            argv = ray_command(targets, db=settings.db_path, rootdir=settings.suite_root, events=f"fd:{write_fd}",
-                               hardware=list(hardware or []), shards=shards, address=settings.ray_address,
-                               extra=extra)
-            on_event = self._learn_ray_run_id
+            argv = ray_command(targets, run_id=plugin_run_id, db=settings.db_path, rootdir=settings.suite_root,
+                               events=f"fd:{write_fd}", hardware=list(hardware or []), shards=shards,
+                               address=settings.ray_address, extra=extra)
             if not settings.ray_address:
                 # a Ray of the run's own: ray.init() would otherwise join the last `ray start`
                 # cluster on this machine (and refuse the node's resources ipfs-accel run passes)
@@ -159,7 +154,7 @@ class RunContext:
             argv = pytest_command(targets, run_id=plugin_run_id, shard=settings.db_path,
                                   rootdir=settings.suite_root, events=f"fd:{write_fd}",
                                   hardware=hardware, workers=workers, extra=extra)
-            self.job.pytest_run_ids.append(plugin_run_id)
+        self.job.pytest_run_ids.append(plugin_run_id)
         self.job.argv = argv
         try:
             with (self.run_dir / OUTPUT_LOG).open("ab") as output:
@@ -179,7 +174,7 @@ class RunContext:
         loop = asyncio.get_running_loop()
         eof: asyncio.Future[None] = loop.create_future()
         transport, _ = await loop.connect_read_pipe(
-            lambda: _EventPipe(LineDecoder(settings.max_event_bytes), on_event, eof),
+            lambda: _EventPipe(LineDecoder(settings.max_event_bytes), self.publish, eof),
             os.fdopen(read_fd, "rb", buffering=0),
         )
         try:
@@ -195,18 +190,6 @@ class RunContext:
             if executor != "ray":
                 await self.manager.merge(self, plugin_run_id)
         return process.returncode
-
-    def _learn_ray_run_id(self, event: dict[str, Any]) -> None:
-        """Publish a ray run's event; its driver's ``RunInfo`` (written before any shard runs)
-        names the run whose rows the store holds."""
-        run_id = event.get("run_id")
-        if (event.get("$report_type") == "RunInfo" and not self._ray_run_named and isinstance(run_id, str)
-                and 0 < len(run_id) <= 200):
-            self._ray_run_named = True
-            self.job.pytest_run_ids.append(run_id)
-            # recorded now, so a service that restarts mid-run still finds the run's rows
-            self._named_save = asyncio.ensure_future(self.manager.save(self.job))  # held: not collected
-        self.publish(event)
 
     async def _wait(self, process: asyncio.subprocess.Process, pgid: int) -> None:
         loop = asyncio.get_running_loop()

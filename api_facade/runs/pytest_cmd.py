@@ -97,6 +97,7 @@ def pytest_command(
 def ray_command(
     targets: list[str],
     *,
+    run_id: str,
     db: Path,
     rootdir: Path,
     events: str,
@@ -107,15 +108,15 @@ def ray_command(
 ) -> list[str]:
     """The argv of a run sharded on Ray: ``ipfs-accel run --ray[=ADDRESS] --hw ... --db DB -- <pytest args>``.
 
-    The driver sets ``--ipfs-hw``/``--ipfs-db``/``--ipfs-run-id`` on each shard itself (it
-    names the run; its ``RunInfo`` event says how) and writes the whole run's events, shard
-    by shard tagged, to the ``--ipfs-events`` target given among pytest's arguments.
+    The driver sets ``--ipfs-hw``/``--ipfs-db``/``--ipfs-run-id`` on each shard itself (from
+    its own ``--hw``/``--db``/``--run-id``) and writes the whole run's events, shard by shard
+    tagged, to the ``--ipfs-events`` target given among pytest's arguments.
     """
     argv = [sys.executable, "-m", "pytest_ipfs_accel", "run", f"--ray={address}" if address else "--ray",
             "--hw", ",".join(hardware)]
     if shards:
         argv += ["--shards", str(shards)]
-    argv += ["--db", str(db), "--"]
+    argv += ["--db", str(db), "--run-id", run_id, "--"]
     if not plugin_installed():
         argv += ["-p", PLUGIN_MODULE]
     argv += [f"--ipfs-events={events}", f"--rootdir={rootdir}", "-q", "-p", "no:cacheprovider",
