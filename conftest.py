@@ -5,7 +5,7 @@ import importlib.util
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.facade_fixtures"]
 
 
 @pytest.fixture

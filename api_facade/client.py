@@ -26,11 +26,14 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from api_facade.runs.jobs import ID_PREFIX, KINDS, PREFIX
+
 TERMINAL = frozenset({"passed", "failed", "error", "cancelled", "timeout", "interrupted"})
 SLOW_CONSUMER = 4008
 #: reconnection attempts in a row that got no event before an event stream gives up
 _MAX_RECONNECTS = 5
-_PREFIXES = {"run": "test", "bench": "benchmark", "gen": "generator", "wf": "workflow"}
+#: id prefix -> API area (``run`` -> ``test``), from the service's own tables
+_AREAS = {ID_PREFIX[kind]: PREFIX[kind].removeprefix("/api/") for kind in KINDS}
 
 
 class FacadeError(Exception):
@@ -48,7 +51,7 @@ def _backoff(failures: int) -> float:
 
 def area_of(run_id: str) -> str:
     """``run-...`` -> ``test``, ``bench-...`` -> ``benchmark``, ``gen-`` -> ``generator``, ``wf-`` -> ``workflow``."""
-    return _PREFIXES.get(run_id.split("-", 1)[0], "test")
+    return _AREAS.get(run_id.split("-", 1)[0], "test")
 
 
 def _status_path(run_id: str) -> str:
@@ -107,9 +110,9 @@ class Client(_Base):
 
     def start_run(self, targets: list[str] | None = None, *, models: list[str] | None = None,
                   hardware: list[str] | None = None, test_type: str = "basic", workers: int = 0,
-                  timeout_s: float | None = None) -> str:
-        """Start a test run; returns its ``run_id``."""
-        body = _run_body(targets, models, hardware, test_type, workers, timeout_s)
+                  timeout_s: float | None = None, **options: Any) -> str:
+        """Start a test run (``options``: further fields, e.g. ``executor="ray"``); returns its ``run_id``."""
+        body = {**_run_body(targets, models, hardware, test_type, workers, timeout_s), **options}
         return self.request("POST", "/api/test/run", json=body)["run_id"]
 
     def start_benchmark(self, models: list[str], **options: Any) -> str:
@@ -235,8 +238,8 @@ class AsyncClient(_Base):
 
     async def start_run(self, targets: list[str] | None = None, *, models: list[str] | None = None,
                         hardware: list[str] | None = None, test_type: str = "basic", workers: int = 0,
-                        timeout_s: float | None = None) -> str:
-        body = _run_body(targets, models, hardware, test_type, workers, timeout_s)
+                        timeout_s: float | None = None, **options: Any) -> str:
+        body = {**_run_body(targets, models, hardware, test_type, workers, timeout_s), **options}
         return (await self.request("POST", "/api/test/run", json=body))["run_id"]
 
     async def start_benchmark(self, models: list[str], **options: Any) -> str:

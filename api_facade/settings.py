@@ -21,6 +21,9 @@ RUN_TOKEN_ENV = "IPFS_ACCEL_RUN_TOKEN"
 TOKEN_FILE_ENV = "IPFS_ACCEL_TOKEN_FILE"
 #: every variable that holds or names a token (kept out of run subprocesses)
 TOKEN_VARIABLES = (TOKEN_ENV, READ_TOKEN_ENV, RUN_TOKEN_ENV, TOKEN_FILE_ENV)
+#: the Ray cluster that runs with executor ``ray`` join (``ipfs-accel run --ray=ADDRESS``); unset: each
+#: such run starts a local Ray of its own for its duration
+RAY_ADDRESS_ENV = "IPFS_ACCEL_RAY_ADDRESS"
 #: scopes, weakest first; a scope implies every scope before it
 SCOPES = ("read", "run")
 
@@ -59,6 +62,8 @@ class Settings:
     token_generated: bool = field(default=False, compare=False)
     #: further ``(scope, token)`` pairs; ``token`` itself has every scope
     scoped_tokens: tuple[tuple[str, str], ...] = ()
+    #: ``ipfs-accel run --ray=ADDRESS`` for runs with executor ``ray``; empty: a local Ray per run
+    ray_address: str = ""
 
     def __post_init__(self) -> None:
         # normalise paths once so every comparison (allow-listing) sees the same form
@@ -108,7 +113,8 @@ class Settings:
 
         The full-access token is ``IPFS_ACCEL_TOKEN``, else a fresh random one;
         ``IPFS_ACCEL_READ_TOKEN``, ``IPFS_ACCEL_RUN_TOKEN`` and the lines of the
-        file named by ``IPFS_ACCEL_TOKEN_FILE`` add scoped tokens.
+        file named by ``IPFS_ACCEL_TOKEN_FILE`` add scoped tokens; ``IPFS_ACCEL_RAY_ADDRESS``
+        is the Ray cluster of runs with executor ``ray``.
         """
         token = os.environ.get(TOKEN_ENV, "").strip()
         generated = not token
@@ -120,6 +126,7 @@ class Settings:
         token_file = os.environ.get(TOKEN_FILE_ENV, "").strip()
         if token_file:
             scoped += read_token_file(Path(token_file).expanduser())
+        kwargs.setdefault("ray_address", os.environ.get(RAY_ADDRESS_ENV, "").strip())
         suite = Path(suite_root) if suite_root else Path.cwd()
         db = Path(db_path) if db_path else suite / ".ipfs_accel" / "results.duckdb"
         return cls(db_path=db, suite_root=suite, token=token, token_generated=generated,

@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run uvicorn with ``Settings(**json.loads(argv[0]))``."""
     import uvicorn
 
-    from api_facade.app import create_app
     from api_facade.settings import Settings
+    from api_facade.web.app import create_app
 
     argv = sys.argv[1:] if argv is None else argv
     options = json.loads(argv[0])

@@ -11,22 +11,29 @@ Prints, for a suite of N tests that each sleep 20 ms (default 2,000):
 3. shard imbalance (slowest shard ÷ mean shard, in the recorded test durations
    of each shard's items; also in the shards' whole wall times) on a skewed
    suite (every 4th test sleeps 100 ms, the rest 5 ms) with 4 shards: without
-   duration history (round-robin) and with the history of that first run.
+   duration history (round-robin) and with the history of that first run;
+4. the live event stream's delivery latency (``--latency-tests``, default 200
+   tests x 20 ms, 2 shards): for each shard event, the time from the shard's
+   pytest stamping it (``ipfs_ts``) to a reader of the driver's stream
+   (``--ipfs-events`` on a pipe) receiving its line; beside it the same figure
+   for a plain ``pytest --ipfs-events=fd:N`` run, the floor.
 
 Sleep-bound tests, so more shards than cores still overlap; process start-up
 is CPU-bound and does not.  Usage:
-python benchmarks/ray_shards.py [--tests 2000] [--shards 1,2,4,8]
+python benchmarks/ray_shards.py [--tests 2000] [--shards 1,2,4,8] [--latency-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +41,7 @@ import ray
 
 from pytest_ipfs_accel import store
 from pytest_ipfs_accel.distributed import driver
+from pytest_ipfs_accel.distributed.stream import RunStream
 
 SLEEP = """
 import time, pytest
@@ -75,6 +83,64 @@ def xdist_run(folder: Path, workers: int) -> float:
     return time.perf_counter() - start
 
 
+class PipeReader:
+    """The read end of a pipe, each line stamped with the time it arrived (a thread reads it)."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self.lines: list[tuple[float, str]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with os.fdopen(self.read_fd, encoding="utf-8") as fh:
+            for line in fh:
+                self.lines.append((time.time(), line))
+
+    def latencies(self, shard_only: bool) -> list[float]:
+        self._thread.join(timeout=60)
+        out = []
+        for received, line in self.lines:
+            event = json.loads(line)
+            if "ipfs_ts" in event and (not shard_only or "shard" in event):
+                out.append(received - event["ipfs_ts"])
+        return out
+
+
+def ray_latency(folder: Path, db: Path, shards: int) -> list[float]:
+    """Delivery latency of every shard event through the driver's one stream."""
+    reader = PipeReader()
+    events = RunStream(os.fdopen(reader.write_fd, "w", encoding="utf-8"))
+    opts = driver.Options(pytest_args=QUIET, hw="cpu", db=db, shards=shards, retries=0, cwd=folder, events=events)
+    try:
+        assert driver.run(ray, opts, log=lambda *_: None).exit_status == 0
+    finally:
+        events.close()
+    return reader.latencies(shard_only=True)
+
+
+def plain_latency(folder: Path) -> list[float]:
+    """The same figure for a plain pytest run writing ``--ipfs-events=fd:N`` itself."""
+    reader = PipeReader()
+    subprocess.run([sys.executable, "-m", "pytest", *QUIET, "--ipfs-db", str(folder / "p.duckdb"),
+                    f"--ipfs-events=fd:{reader.write_fd}"], cwd=folder, check=True, capture_output=True,
+                   pass_fds=(reader.write_fd,))
+    os.close(reader.write_fd)
+    return reader.latencies(shard_only=False)
+
+
+def summary(latencies: list[float]) -> str:
+    ms = sorted(x * 1000 for x in latencies)
+    return (f"{len(ms)} events, median {statistics.median(ms):.1f} ms, "
+            f"p95 {ms[int(len(ms) * 0.95)]:.1f} ms, max {ms[-1]:.1f} ms")
+
+
+def latency(root: Path, tests: int) -> None:
+    suite = write_suite(root / "latency", tests, "0.02")
+    print(f"event delivery, {tests} tests x 20 ms, ray --shards 2: {summary(ray_latency(suite, root / 'l.duckdb', 2))}")
+    print(f"event delivery, same suite, plain pytest: {summary(plain_latency(suite))}")
+
+
 def imbalance(durations: list[float]) -> float:
     return max(durations) / statistics.mean(durations)
 
@@ -84,6 +150,8 @@ def main() -> None:
     ap.add_argument("--tests", type=int, default=2000)
     ap.add_argument("--shards", default="1,2,4,8")
     ap.add_argument("--imbalance-only", action="store_true", help="only part 3")
+    ap.add_argument("--latency-only", action="store_true", help="only part 4")
+    ap.add_argument("--latency-tests", type=int, default=200)
     args = ap.parse_args()
     counts = [int(s) for s in args.shards.split(",")]
     ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", num_cpus=max(counts + [4]),
@@ -91,6 +159,9 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="ray-shards-") as tmp:
             root = Path(tmp)
+            if args.latency_only:
+                latency(root, args.latency_tests)
+                return
             if not args.imbalance_only:
                 suite = write_suite(root / "uniform", args.tests, "0.02")
                 print(f"{os.cpu_count()} CPUs; {args.tests} tests x 20 ms = {args.tests * 0.02:.1f} s serial sleep")
@@ -115,6 +186,7 @@ def main() -> None:
             print(f"imbalance, 4 shards, skewed suite, slowest / mean shard in recorded test time: "
                   f"without history {imbalance(cold):.2f}, with history {imbalance(warm):.2f}; "
                   f"in shard wall time: {imbalance(cold_wall):.2f} and {imbalance(warm_wall):.2f}")
+            latency(root, args.latency_tests)
     finally:
         ray.shutdown()
 

@@ -144,8 +144,11 @@ class BrowserPrepared(Prepared):
     """A model's ONNX export with an onnxruntime-web session on one backend's page."""
 
     def __init__(self, runtime: BrowserRuntime, model_url: str, output_names: list[str],
-                 seconds: dict[str, float]) -> None:
+                 seconds: dict[str, float], model: Any = None, example_inputs: Mapping[str, Any] | None = None
+                 ) -> None:
         self.runtime = runtime
+        self.model = model
+        self.example_inputs = dict(example_inputs or {})
         self.model_url = model_url
         self.output_names = output_names
         self.seconds = dict(seconds)
@@ -192,11 +195,27 @@ class BrowserPrepared(Prepared):
     def info(self) -> dict[str, Any]:
         return {"runtime": self.runtime.name, "precision": self.precision, "threads": self.threads, **self.seconds}
 
+    def stages(self) -> dict[str, Callable[[], Any]]:
+        """``convert``: the ONNX export again, into a scratch file; ``compile``: a new
+        onnxruntime-web session from the served file (fetch, graph optimization, partitioning
+        across the execution provider), released at once."""
+        found: dict[str, Callable[[], Any]] = {}
+        if self.model is not None:
+            found["convert"] = self._convert
+        found["compile"] = lambda: self.runtime.browser.call(
+            self.runtime.backend, "([u, ep]) => window.__ipfs.compile(u, ep)",
+            [self.model_url, self.runtime.execution_provider])
+        return found
+
+    def _convert(self) -> list[str]:
+        with tempfile.TemporaryDirectory(prefix="ipfs-accel-export-") as scratch:
+            return export_onnx(self.model, self.example_inputs, Path(scratch) / "model.onnx")
+
     def reloaded(self, directory: Path) -> Prepared:
         path = Path(directory) / "model.onnx"
         shutil.copyfile(self.runtime.browser.models_dir / Path(self.model_url).name, path)
         url = self.runtime.browser.serve_model(path)
-        return BrowserPrepared(self.runtime, url, self.output_names, {"read_s": 0.0})
+        return BrowserPrepared(self.runtime, url, self.output_names, {"read_s": 0.0}, self.model, self.example_inputs)
 
     def close(self) -> None:
         if self._id is not None and self._generation == self.runtime.browser.generation.get(self.runtime.backend):
@@ -223,7 +242,7 @@ class BrowserRuntime(Runtime):
     def prepare(self, model: Any, example_inputs: Mapping[str, Any], precision: Any = None) -> Prepared:
         path, output_names, export_s = exports().get(model, example_inputs)
         url = self.browser.serve_model(path)
-        return BrowserPrepared(self, url, output_names, {"export_s": export_s})
+        return BrowserPrepared(self, url, output_names, {"export_s": export_s}, model, example_inputs)
 
     def timer(self) -> PageTimer:
         return PageTimer(self)

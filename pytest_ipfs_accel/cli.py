@@ -1,6 +1,7 @@
 """The ``ipfs-accel`` command.
 
-Each subcommand lives in ``pytest_ipfs_accel/commands/<name>.py`` and exposes
+Each subcommand lives in ``pytest_ipfs_accel/commands/<name>.py`` (or the module
+its full dotted path names: the facade owns ``serve``) and exposes
 ``add_parser(subparsers)`` and ``run(args) -> int``; they are imported only when
 chosen, so ``ipfs-accel report`` never pays for torch or FastAPI.
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -21,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "show a run's results"),
     "compare": ("compare", "benchmark changes between two runs"),
     "export": ("export", "export a run's benchmarks (pytest-benchmark JSON)"),
-    "serve": ("serve", "start the API facade and dashboard"),
+    "serve": ("api_facade.command", "start the API facade and dashboard"),
     "run": ("run", "shard a run across a Ray cluster, merged into one run"),
     "node": ("node", "start or join Ray advertising this node's backends"),
     "browser": ("browser", "the browser backends' onnxruntime-web assets: status, install"),
@@ -51,7 +52,7 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
 
 def _load(module: str):
-    return importlib.import_module(f"pytest_ipfs_accel.commands.{module}")
+    return importlib.import_module(module if "." in module else f"pytest_ipfs_accel.commands.{module}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,22 @@ from typing import IO, Any
 import pytest
 
 
+def open_target(target: str) -> IO[str]:
+    """Open an event stream target, ``PATH`` (truncated) or ``fd:N`` (an inherited descriptor),
+    line-buffered; ValueError with a one-line message saying what to fix."""
+    if target.startswith("fd:"):
+        try:
+            return os.fdopen(int(target[3:]), "w", buffering=1, encoding="utf-8", closefd=True)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"--ipfs-events={target}: expected fd:N with N an open file descriptor ({exc})") from None
+    try:
+        path = os.path.abspath(os.path.expanduser(target))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise ValueError(f"--ipfs-events={target}: cannot write there: {exc.strerror}") from None
+
+
 class EventWriter:
     def __init__(self, stream: IO[str], target: str, config: pytest.Config) -> None:
         self._stream = stream
@@ -28,21 +44,10 @@ class EventWriter:
     @classmethod
     def open(cls, target: str, config: pytest.Config) -> EventWriter:
         """Open ``PATH`` (truncated) or ``fd:N`` (an inherited descriptor) for writing."""
-        if target.startswith("fd:"):
-            try:
-                fd = int(target[3:])
-                stream = os.fdopen(fd, "w", buffering=1, encoding="utf-8", closefd=True)
-            except (ValueError, OSError) as exc:
-                raise pytest.UsageError(
-                    f"--ipfs-events={target}: expected fd:N with N an open file descriptor ({exc})"
-                ) from None
-        else:
-            try:
-                path = os.path.abspath(os.path.expanduser(target))
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                stream = open(path, "w", buffering=1, encoding="utf-8")  # noqa: SIM115
-            except OSError as exc:
-                raise pytest.UsageError(f"--ipfs-events={target}: cannot write there: {exc.strerror}") from None
+        try:
+            stream = open_target(target)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
         return cls(stream, target, config)
 
     def emit(self, event: dict[str, Any]) -> None:

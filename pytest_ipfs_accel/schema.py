@@ -29,7 +29,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("torch_version", "VARCHAR"),
         ("transformers_version", "VARCHAR"),
         ("hw_requested", "VARCHAR"),
-        ("hardware", "VARCHAR"),  # JSON: {backend: fingerprint} of the backends used
+        ("hardware", "VARCHAR"),  # JSON: {backend: fingerprint} of the backends used ({backend@host: ...} for a Ray run)
         ("xdist_workers", "INTEGER"),
         ("tests_collected", "INTEGER"),
     ),

@@ -19,11 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from dashboard_support import (
+
+from tests.facade_fixtures import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TERMINAL,
-    Service,
+    ServeCommand,
     set_work_factor,
     write_suite,
 )
@@ -45,7 +46,7 @@ def service(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("dashboard")
     suite = workdir / "suite"
     write_suite(suite, work_factor=1)
-    svc = Service(workdir, suite, TOKEN)
+    svc = ServeCommand(workdir, suite, TOKEN)
     svc.suite = suite
     try:
         yield svc

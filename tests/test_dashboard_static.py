@@ -53,8 +53,8 @@ def test_the_facade_serves_the_page_and_its_assets_without_a_token(tmp_path):
     pytest.importorskip("fastapi", reason="the facade needs the 'serve' extra")
     from fastapi.testclient import TestClient
 
-    from api_facade.app import create_app
     from api_facade.settings import Settings
+    from api_facade.web.app import create_app
 
     settings = Settings(db_path=tmp_path / "r.duckdb", suite_root=tmp_path, token="secret-token")
     with TestClient(create_app(settings)) as client:

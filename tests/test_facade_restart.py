@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import duckdb
-import psutil
 
 from api_facade.client import Client
 from api_facade.testing import ServiceProcess, make_suite
+from tests.facade_fixtures import markers, process_group, wait_for_marker
 
 TOKEN = "restart-token"
-
-
-def _marker(root, timeout=60.0) -> tuple[int, int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in (root / "markers").glob("*.pids"):
-            parts = path.read_text().split()
-            if len(parts) == 3:
-                path.unlink()
-                return tuple(int(p) for p in parts)  # type: ignore[return-value]
-        time.sleep(0.05)
-    raise AssertionError("the slow test never started")
-
-
-def _group_alive(pgid: int) -> list[int]:
-    alive = []
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                alive.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):
-            pass
-    return alive
 
 
 def test_restart_after_a_crash_and_after_a_clean_stop(tmp_path):
@@ -49,15 +23,15 @@ def test_restart_after_a_crash_and_after_a_clean_stop(tmp_path):
             done = client.start_run(["tests/test_fast.py"])
             assert client.wait(done, timeout=120)["status"] == "failed"
             running = client.start_run(["tests/test_slow.py"])
-            pgid, _, child = _marker(root)
+            pgid, _, child = wait_for_marker(root)
             queued = client.start_run(["tests/test_fast.py"])
             assert client.status(queued)["status"] == "queued"
     finally:
         first.stop(crash=True)  # SIGKILL: no chance to clean up
-    assert _group_alive(pgid), "the run's process group outlives a crashed service (its own session)"
+    assert process_group(pgid), "the run's process group outlives a crashed service (its own session)"
 
     with ServiceProcess(**settings) as second, Client(second.url, token=TOKEN) as client:
-        assert _group_alive(pgid) == []  # reaped at start-up: it belonged to a lost run
+        assert process_group(pgid) == []  # reaped at start-up: it belonged to a lost run
         lost = client.status(running)
         assert lost["status"] == "interrupted"
         assert lost["reason"] == "the service restarted while the run was running"
@@ -76,9 +50,10 @@ def test_restart_after_a_crash_and_after_a_clean_stop(tmp_path):
             done: "failed", running: "interrupted", queued: "interrupted"}
 
         # a clean stop ends active runs too, and records them before exiting
+        before = markers(root)
         active = client.start_run(["tests/test_slow.py"])
-        pgid2, _, _ = _marker(root)
-    assert _group_alive(pgid2) == []
+        pgid2, _, _ = wait_for_marker(root, before)
+    assert process_group(pgid2) == []
     con = duckdb.connect(str(settings["db_path"]), read_only=True)
     try:
         status, reason = con.execute("SELECT status, reason FROM facade_runs WHERE run_id = ?", [active]).fetchone()

@@ -7,49 +7,36 @@ import pytest
 from websockets.sync.client import connect
 
 from api_facade.settings import Settings
-from api_facade.testing import ServiceProcess, make_suite
+from tests.facade_fixtures import auth
 
 FULL, READ, RUN = "full-token", "read-token", "run-token"
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    root = make_suite(tmp_path_factory.mktemp("suite"))
-    data = tmp_path_factory.mktemp("data")
-    with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=FULL,
-                        scoped_tokens=[["read", READ], ["run", RUN]], log_path=data / "service.log") as svc:
-        yield svc
+def facade_settings() -> dict:
+    """A full-access token and one token of each scope."""
+    return {"token": FULL, "scoped_tokens": [["read", READ], ["run", RUN]]}
 
 
-@pytest.fixture(scope="module")
-def http(service):
-    with httpx.Client(base_url=service.url, timeout=60) as client:
-        yield client
-
-
-def test_a_read_token_reads_everything_and_changes_nothing(service, http: httpx.Client):
-    run_id = http.post("/api/test/run", headers=_auth(RUN), json={"targets": ["tests/test_fast.py::test_ok"]}
+def test_a_read_token_reads_everything_and_changes_nothing(facade, facade_http: httpx.Client):
+    run_id = facade_http.post("/api/test/run", headers=auth(RUN), json={"targets": ["tests/test_fast.py::test_ok"]}
                        ).json()["run_id"]
-    assert http.get("/api/token", headers=_auth(READ)).json() == {"scope": "read", "scopes": ["read"]}
-    assert http.get("/api/token", headers=_auth(RUN)).json() == {"scope": "run", "scopes": ["read", "run"]}
-    assert http.get("/api/token", headers=_auth(FULL)).json()["scope"] == "run"
+    assert facade_http.get("/api/token", headers=auth(READ)).json() == {"scope": "read", "scopes": ["read"]}
+    assert facade_http.get("/api/token", headers=auth(RUN)).json() == {"scope": "run", "scopes": ["read", "run"]}
+    assert facade_http.get("/api/token", headers=auth(FULL)).json()["scope"] == "run"
     for path in ("/api/test/runs", "/api/test/matrix", f"/api/test/status/{run_id}", "/api/benchmark/query",
                  "/api/benchmark/facets", "/api/generator/templates"):
-        assert http.get(path, headers=_auth(READ)).status_code == 200, path
-    with connect(f"{service.ws_url}/api/test/ws/{run_id}?token={READ}", open_timeout=10) as socket:
+        assert facade_http.get(path, headers=auth(READ)).status_code == 200, path
+    with connect(f"{facade.ws_url}/api/test/ws/{run_id}?token={READ}", open_timeout=10) as socket:
         assert '"seq": 1' in socket.recv(timeout=30)
     for path, body in [("/api/test/run", {"targets": ["tests"]}), (f"/api/test/cancel/{run_id}", None),
                        ("/api/benchmark/run", {"models": ["bert"]}), ("/api/workflow/run", {"model": "bert"}),
                        ("/api/generator/model", {"model": "bert"}), ("/api/generator/batch", {"models": ["bert"]}),
                        ("/api/generator/cancel/gen-x", None), ("/api/benchmark/cancel/bench-x", None)]:
-        answer = http.post(path, headers=_auth(READ), json=body)
+        answer = facade_http.post(path, headers=auth(READ), json=body)
         assert answer.status_code == 403, path
         assert "need the 'run' scope" in answer.json()["detail"] and "'read' scope" in answer.json()["detail"]
-    assert http.post("/api/test/run", headers=_auth("nope"), json={}).status_code == 401
+    assert facade_http.post("/api/test/run", headers=auth("nope"), json={}).status_code == 401
 
 
 def test_tokens_come_from_the_environment_and_a_token_file(tmp_path, monkeypatch):
@@ -65,15 +52,15 @@ def test_tokens_come_from_the_environment_and_a_token_file(tmp_path, monkeypatch
         Settings.from_env(db_path=tmp_path / "s.duckdb", suite_root=tmp_path)
 
 
-def test_a_generator_task_can_be_cancelled(http: httpx.Client):
+def test_a_generator_task_can_be_cancelled(facade_http: httpx.Client):
     models = ["bert", "gpt2", "t5", "vit", "whisper", "clip", "roberta", "distilbert", "albert", "electra"]
-    task = http.post("/api/generator/batch", headers=_auth(RUN), json={"models": models, "force": True}).json()
-    answer = http.post(f"/api/generator/cancel/{task['task_id']}", headers=_auth(RUN))
+    task = facade_http.post("/api/generator/batch", headers=auth(RUN), json={"models": models, "force": True}).json()
+    answer = facade_http.post(f"/api/generator/cancel/{task['task_id']}", headers=auth(RUN))
     assert answer.status_code == 200, answer.text
     assert answer.json()["task_id"] == task["task_id"] and answer.json()["status"] == "cancelled"
-    status = http.get(f"/api/generator/status/{task['task_id']}", headers=_auth(RUN)).json()
+    status = facade_http.get(f"/api/generator/status/{task['task_id']}", headers=auth(RUN)).json()
     assert status["status"] == "cancelled" and len(status["files"]) < len(models)
-    again = http.post(f"/api/generator/cancel/{task['task_id']}", headers=_auth(RUN))
+    again = facade_http.post(f"/api/generator/cancel/{task['task_id']}", headers=auth(RUN))
     assert again.status_code == 409 and "already ended (cancelled)" in again.json()["detail"]
 
 
@@ -84,15 +71,15 @@ def test_a_generator_task_can_be_cancelled(http: httpx.Client):
      "batch size x sequence length may be at most 262144; 1024 x 4096 = 4194304"),
     ({"models": ["bert"], "batch_sizes": [True]}, "batch_sizes.0: Input should be a valid integer"),
 ])
-def test_benchmark_shapes_are_free_within_bounds(http: httpx.Client, body, message):
-    answer = http.post("/api/benchmark/run", headers=_auth(RUN), json=body)
+def test_benchmark_shapes_are_free_within_bounds(facade_http: httpx.Client, body, message):
+    answer = facade_http.post("/api/benchmark/run", headers=auth(RUN), json=body)
     assert answer.status_code == 422 and message in answer.json()["detail"], answer.text
 
 
-def test_compare_thresholds_take_percent_signs_and_statistics(http: httpx.Client):
+def test_compare_thresholds_take_percent_signs_and_statistics(facade_http: httpx.Client):
     for value in ("10", "10%", "median:10%"):
-        answer = http.get("/api/benchmark/compare", headers=_auth(READ),
+        answer = facade_http.get("/api/benchmark/compare", headers=auth(READ),
                           params={"base": "nope", "head": "latest", "threshold_pct": value})
         assert answer.status_code == 404 and "no run with id 'nope'" in answer.json()["detail"]
-    answer = http.get("/api/benchmark/compare", headers=_auth(READ), params={"threshold_pct": "avg:10%"})
+    answer = facade_http.get("/api/benchmark/compare", headers=auth(READ), params={"threshold_pct": "avg:10%"})
     assert answer.status_code == 422 and "unknown statistic 'avg'" in answer.json()["detail"]

@@ -14,58 +14,52 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from api_facade.testing import ServiceProcess, make_suite
-
 TOKEN = "sec-token-123"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    root = make_suite(tmp_path_factory.mktemp("suite"))
-    data = tmp_path_factory.mktemp("data")
-    (root / "outside_link").symlink_to(data)
-    with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=TOKEN, max_request_bytes=4096,
-                        max_run_time_s=600, log_path=data / "service.log", log_level="info") as svc:
-        svc.data = data
-        yield svc
+def facade_suite(facade_suite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample suite with a symlink that leads outside it."""
+    (facade_suite / "outside_link").symlink_to(tmp_path_factory.mktemp("outside"))
+    return facade_suite
 
 
 @pytest.fixture(scope="module")
-def http(service):
-    with httpx.Client(base_url=service.url, timeout=30) as client:
-        yield client
+def facade_settings() -> dict:
+    """Small request bodies, a known run-time limit, info logs (to check what they hold)."""
+    return {"token": TOKEN, "max_request_bytes": 4096, "max_run_time_s": 600, "log_level": "info"}
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_what_needs_no_token_holds_no_data(http: httpx.Client):
-    assert http.get("/api/health").json()["status"] == "ok"
-    assert http.get("/").status_code == 200
-    assert http.get("/docs").status_code == 200
-    schema = http.get("/openapi.json").json()
+def test_what_needs_no_token_holds_no_data(facade_http: httpx.Client):
+    assert facade_http.get("/api/health").json()["status"] == "ok"
+    assert facade_http.get("/").status_code == 200
+    assert facade_http.get("/docs").status_code == 200
+    schema = facade_http.get("/openapi.json").json()
     assert "/api/test/run" in schema["paths"]
-    assert "access-control-allow-origin" not in http.get("/api/health", headers={"Origin": "http://evil"}).headers
+    assert "access-control-allow-origin" not in facade_http.get("/api/health", headers={"Origin": "http://evil"}).headers
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"},
                                      {"Authorization": f"Bearer {TOKEN}x"}])
-def test_every_api_route_needs_the_token(http: httpx.Client, headers):
+def test_every_api_route_needs_the_token(facade_http: httpx.Client, headers):
     for method, path in [("GET", "/api/test/runs"), ("POST", "/api/test/run"), ("GET", "/api/test/matrix"),
                          ("GET", "/api/benchmark/query"), ("POST", "/api/generator/model"),
                          ("GET", "/api/workflow/status/wf-1"), ("POST", "/api/test/cancel/run-1")]:
-        answer = http.request(method, path, headers=headers, json={})
+        answer = facade_http.request(method, path, headers=headers, json={})
         assert answer.status_code == 401, (method, path)
         assert "token" in answer.json()["detail"]
         assert answer.headers["www-authenticate"] == "Bearer"
 
 
-def _ws(service, path: str, **kwargs):
-    return connect(f"{service.ws_url}{path}", open_timeout=10, **kwargs)
+def _ws(facade, path: str, **kwargs):
+    return connect(f"{facade.ws_url}{path}", open_timeout=10, **kwargs)
 
 
-def test_websocket_auth_and_origin(service, http: httpx.Client):
-    run_id = http.post("/api/test/run", headers=AUTH, json={"targets": ["tests/test_fast.py::test_ok"]}).json()["run_id"]
+def test_websocket_auth_and_origin(facade, facade_http: httpx.Client):
+    run_id = facade_http.post("/api/test/run", headers=AUTH, json={"targets": ["tests/test_fast.py::test_ok"]}).json()["run_id"]
     for path, kwargs, status in [
         (f"/api/test/ws/{run_id}", {}, 401),
         (f"/api/test/ws/{run_id}?token=nope", {}, 401),
@@ -75,16 +69,16 @@ def test_websocket_auth_and_origin(service, http: httpx.Client):
         (f"/api/benchmark/ws/{run_id}?token={TOKEN}", {}, 404),  # a test run is not a benchmark run
     ]:
         with pytest.raises(InvalidStatus) as info:
-            with _ws(service, path, **kwargs):
+            with _ws(facade, path, **kwargs):
                 pass
         assert info.value.response.status_code == status, path
     # the token as a subprotocol (what browsers use), from the service's own origin
-    with _ws(service, f"/api/test/ws/{run_id}", subprotocols=["ipfs-accel", f"ipfs-accel.bearer.{TOKEN}"],
-             origin=service.url) as socket:
+    with _ws(facade, f"/api/test/ws/{run_id}", subprotocols=["ipfs-accel", f"ipfs-accel.bearer.{TOKEN}"],
+             origin=facade.url) as socket:
         assert socket.subprotocol == "ipfs-accel"
         first = socket.recv(timeout=30)
     assert '"seq": 1' in first
-    log = (service.data / "service.log").read_text()
+    log = (facade.data / "service.log").read_text()
     assert "token=***" in log and TOKEN not in log  # URLs are logged, tokens are not
 
 
@@ -107,12 +101,15 @@ BAD_RUNS = [
     ({"target": ["tests"]}, "unknown field 'target'"),
     ({"models": ["../../etc"]}, "invalid model reference(s) '../../etc'"),
     ({"models": ["-rf"]}, "invalid model reference(s)"),
+    ({"targets": ["tests"], "executor": "dask"}, "executor: Input should be 'local' or 'ray'"),
+    ({"targets": ["tests"], "shards": 2}, "shards: only a run with executor 'ray' is sharded"),
+    ({"targets": ["tests"], "executor": "ray", "shards": 0}, "shards: Input should be greater than or equal to 1"),
 ]
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_RUNS)
-def test_bad_run_requests_say_what_to_fix(http: httpx.Client, body, message):
-    answer = http.post("/api/test/run", headers=AUTH, json=body)
+def test_bad_run_requests_say_what_to_fix(facade_http: httpx.Client, body, message):
+    answer = facade_http.post("/api/test/run", headers=AUTH, json=body)
     assert answer.status_code == 422
     assert message in answer.json()["detail"]
 
@@ -140,20 +137,20 @@ def test_bad_run_requests_say_what_to_fix(http: httpx.Client, body, message):
     ("POST", "/api/workflow/run", {"json": {"model": "bert", "dtype": "int3"}}, 422, "dtype"),
     ("POST", "/api/test/cancel/run-nope", {}, 404, "no run with id"),
 ])
-def test_bad_input_is_a_4xx_with_a_reason(http: httpx.Client, method, path, kwargs, status, message):
+def test_bad_input_is_a_4xx_with_a_reason(facade_http: httpx.Client, method, path, kwargs, status, message):
     headers = {**AUTH, **kwargs.pop("headers", {})}
-    answer = http.request(method, path, headers=headers, **kwargs)
+    answer = facade_http.request(method, path, headers=headers, **kwargs)
     assert answer.status_code == status
     assert message in answer.json()["detail"]
 
 
-def test_a_run_of_another_kind_names_the_right_route(http: httpx.Client, service):
-    task = http.post("/api/generator/model", headers=AUTH, json={"model": "no_such_model_type"}).json()
-    answer = http.get(f"/api/test/status/{task['task_id']}", headers=AUTH)
+def test_a_run_of_another_kind_names_the_right_route(facade_http: httpx.Client, facade):
+    task = facade_http.post("/api/generator/model", headers=AUTH, json={"model": "no_such_model_type"}).json()
+    answer = facade_http.get(f"/api/test/status/{task['task_id']}", headers=AUTH)
     assert answer.status_code == 404 and "/api/generator/" in answer.json()["detail"]
 
 
-def test_schemathesis_finds_no_server_error(service, tmp_path):
+def test_schemathesis_finds_no_server_error(facade, tmp_path):
     """Property-based requests against every documented operation: no 5xx, responses match the schema.
 
     A third of the bodies carry lone surrogates and a third nest past the depth limit
@@ -162,7 +159,7 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is not installed in this environment (pip install schemathesis)"
     result = subprocess.run(
-        [cli, "run", f"{service.url}/openapi.json", "--checks", "not_a_server_error,response_schema_conformance",
+        [cli, "run", f"{facade.url}/openapi.json", "--checks", "not_a_server_error,response_schema_conformance",
          "--header", f"Authorization: Bearer {TOKEN}", "--max-examples", "4", "--phases", "coverage,fuzzing",
          "--seed", "1", "--request-timeout", "30", "--no-color"],
         capture_output=True, text=True, timeout=150, cwd=tmp_path,
@@ -171,6 +168,6 @@ def test_schemathesis_finds_no_server_error(service, tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     cases = re.search(r"(\d+) generated, (\d+) passed", result.stdout)
     assert cases and int(cases[1]) == int(cases[2]) > 100, result.stdout[-2000:]
-    log = (service.data / "service.log").read_text()
+    log = (facade.data / "service.log").read_text()
     assert "Traceback" not in log
     assert re.search(r'"POST /api/\S+ HTTP/1.1" 400', log), "no deeply nested body reached the service"

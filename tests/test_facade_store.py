@@ -1,7 +1,8 @@
 """The service shares the store: plain sessions and report beside it; cancel, timeout, restart keep results.
 
-A real uvicorn (``ServiceProcess``) with the real HTTP client; runs are real
-pytest subprocesses.  One service serves the tests of this module (runs at once).
+A real uvicorn (``ServiceProcess``, the ``facade`` fixture) with the real HTTP
+client; runs are real pytest subprocesses.  One service serves the tests of
+this module (runs at once).
 """
 
 from __future__ import annotations
@@ -47,12 +48,6 @@ def test_model(ipfs_hw):
 """
 
 
-def _suite(root: Path) -> Path:
-    make_suite(root)
-    (root / "tests" / "test_ten_then_slow.py").write_text(TEN_THEN_SLOW)
-    return root
-
-
 def _wait_until(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while True:
@@ -65,44 +60,44 @@ def _wait_until(predicate, timeout: float, what: str):
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("facade-store")
-    root = _suite(base / "suite")
-    svc = ServiceProcess(db_path=base / "svc.duckdb", suite_root=root, token=TOKEN, max_concurrent_runs=4,
-                         kill_grace_s=3.0, log_path=base / "service.log")
-    with svc:
-        yield svc, base
+def facade_suite(facade_suite: Path) -> Path:
+    """The sample suite and ten quick tests before a slow one."""
+    (facade_suite / "tests" / "test_ten_then_slow.py").write_text(TEN_THEN_SLOW)
+    return facade_suite
 
 
-def test_cancel_and_timeout_keep_every_reported_row(service) -> None:
-    svc, _ = service
-    with Client(svc.url, token=TOKEN) as client:
-        runs = {(how, workers): client.start_run(["tests/test_ten_then_slow.py"], workers=workers,
-                                                 timeout_s=35 if how == "timeout" else None)
-                for how in ("cancel", "timeout") for workers in (0, 2)}
-        for (how, _workers), run_id in runs.items():
-            if how == "cancel":
-                _wait_until(lambda run_id=run_id: client.status(run_id)["counts"].get("passed") == 10,
-                            120, "10 reported results")
-                time.sleep(0.2)
-                client.cancel(run_id)
-        finals = {key: client.wait(run_id, timeout=120) for key, run_id in runs.items()}
-        for key, run_id in runs.items():
-            how, workers = key
-            assert finals[key]["status"] == ("cancelled" if how == "cancel" else "timeout"), key
-            results = client.results(run_id)
-            assert results["source"] == "database"
-            outcomes = {t["nodeid"]: t["outcome"] for t in results["tests"]}
-            quick = {n: o for n, o in outcomes.items() if "test_quick" in n}
-            assert len(quick) == 10 and set(quick.values()) == {"passed"}, (key, outcomes)
-            slow = outcomes.get("tests/test_ten_then_slow.py::test_zz_slow")
-            assert slow in ("error", None), (key, outcomes)  # the running test: recorded as interrupted
-            assert finals[key]["counts"].get("passed") == 10, (key, finals[key])
+@pytest.fixture(scope="module")
+def facade_settings() -> dict:
+    """Four runs at once (cancel and timeout, with and without workers)."""
+    return {"token": TOKEN, "max_concurrent_runs": 4, "kill_grace_s": 3.0}
 
 
-def test_a_plain_session_and_report_beside_the_running_service(service, tmp_path: Path) -> None:
-    svc, base = service
-    db = base / "svc.duckdb"
+def test_cancel_and_timeout_keep_every_reported_row(facade_client: Client) -> None:
+    runs = {(how, workers): facade_client.start_run(["tests/test_ten_then_slow.py"], workers=workers,
+                                                    timeout_s=35 if how == "timeout" else None)
+            for how in ("cancel", "timeout") for workers in (0, 2)}
+    for (how, _workers), run_id in runs.items():
+        if how == "cancel":
+            _wait_until(lambda run_id=run_id: facade_client.status(run_id)["counts"].get("passed") == 10,
+                        120, "10 reported results")
+            time.sleep(0.2)
+            facade_client.cancel(run_id)
+    finals = {key: facade_client.wait(run_id, timeout=120) for key, run_id in runs.items()}
+    for key, run_id in runs.items():
+        how, workers = key
+        assert finals[key]["status"] == ("cancelled" if how == "cancel" else "timeout"), key
+        results = facade_client.results(run_id)
+        assert results["source"] == "database"
+        outcomes = {t["nodeid"]: t["outcome"] for t in results["tests"]}
+        quick = {n: o for n, o in outcomes.items() if "test_quick" in n}
+        assert len(quick) == 10 and set(quick.values()) == {"passed"}, (key, outcomes)
+        slow = outcomes.get("tests/test_ten_then_slow.py::test_zz_slow")
+        assert slow in ("error", None), (key, outcomes)  # the running test: recorded as interrupted
+        assert finals[key]["counts"].get("passed") == 10, (key, finals[key])
+
+
+def test_a_plain_session_and_report_beside_the_running_service(facade, tmp_path: Path) -> None:
+    db = facade.data / "service.duckdb"
     suite = tmp_path / "plain"
     suite.mkdir()
     (suite / "test_model.py").write_text(MODEL_SUITE)
@@ -118,7 +113,7 @@ def test_a_plain_session_and_report_beside_the_running_service(service, tmp_path
     headers = {"Authorization": f"Bearer {TOKEN}"}
 
     def matrix():
-        answer = httpx.get(f"{svc.url}/api/test/matrix", params={"run_id": "plain-beside-service"},
+        answer = httpx.get(f"{facade.url}/api/test/matrix", params={"run_id": "plain-beside-service"},
                            headers=headers, timeout=30)
         return answer.json() if answer.status_code == 200 else None
 
@@ -134,7 +129,8 @@ def test_a_plain_session_and_report_beside_the_running_service(service, tmp_path
 
 
 def test_restart_with_the_run_alive_merges_what_it_reported(tmp_path: Path) -> None:
-    root = _suite(tmp_path / "suite")
+    root = make_suite(tmp_path / "suite")
+    (root / "tests" / "test_ten_then_slow.py").write_text(TEN_THEN_SLOW)
     settings = dict(db_path=tmp_path / "svc.duckdb", suite_root=root, token=TOKEN, kill_grace_s=3.0,
                     log_path=tmp_path / "service.log")
     first = ServiceProcess(**settings).start()

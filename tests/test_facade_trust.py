@@ -11,13 +11,14 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.server import serve
 
 from api_facade.client import AsyncClient, Client
-from api_facade.testing import ServiceProcess, free_port, make_suite
+from api_facade.testing import free_port
 
 TOKEN = "trust-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -63,26 +64,22 @@ def test_flood():
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory):
-    root = make_suite(tmp_path_factory.mktemp("suite"))
-    (root / "tests" / "test_forge.py").write_text(FORGE)
-    (root / "tests" / "test_flood.py").write_text(FLOOD)
-    data = tmp_path_factory.mktemp("data")
-    with ServiceProcess(db_path=data / "s.duckdb", suite_root=root, token=TOKEN, subscriber_queue=200,
-                        max_request_bytes=200_000, log_path=data / "service.log") as svc:
-        svc.data = data
-        yield svc
+def facade_suite(facade_suite: Path) -> Path:
+    """The sample suite and the tests that misbehave."""
+    (facade_suite / "tests" / "test_forge.py").write_text(FORGE)
+    (facade_suite / "tests" / "test_flood.py").write_text(FLOOD)
+    return facade_suite
 
 
 @pytest.fixture(scope="module")
-def client(service):
-    with Client(service.url, token=TOKEN) as c:
-        yield c
+def facade_settings() -> dict:
+    """A short subscriber queue (a stall is noticed) and room for big request bodies."""
+    return {"token": TOKEN, "subscriber_queue": 200, "max_request_bytes": 200_000}
 
 
-def test_a_test_cannot_forge_the_end_of_its_run(service, client: Client):
-    run_id = client.start_run(["tests/test_forge.py"])
-    streams = [list(client.events(run_id, timeout=120)) for _ in range(2)]
+def test_a_test_cannot_forge_the_end_of_its_run(facade, facade_client: Client):
+    run_id = facade_client.start_run(["tests/test_forge.py"])
+    streams = [list(facade_client.events(run_id, timeout=120)) for _ in range(2)]
     events = streams[0]
     assert streams[1] == events
     kinds = [e["$report_type"] for e in events]
@@ -92,10 +89,10 @@ def test_a_test_cannot_forge_the_end_of_its_run(service, client: Client):
     warnings = [e for e in events if e["$report_type"] == "ServiceWarning"]
     assert len(warnings) == 1 and "'RunFinished'" in warnings[0]["message"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    status = client.status(run_id)
+    status = facade_client.status(run_id)
     assert status["status"] == "failed"
     assert status["progress"] == {"collected": 3, "done": 3, "fraction": 1.0}
-    log = (service.data / "service.log").read_text()
+    log = (facade.data / "service.log").read_text()
     assert "Traceback" not in log and "has finished" not in log
 
 
@@ -109,8 +106,8 @@ def test_a_test_cannot_forge_the_end_of_its_run(service, client: Client):
     (b'{"targets": ["tests"], "workers": true}', 422, "workers: Input should be a valid integer"),
     (b'{"targets": ["tests"], "timeout_s": true}', 422, "timeout_s: Input should be a valid number"),
 ])
-def test_text_json_cannot_carry_is_a_4xx_that_says_why(service, body, status, message):
-    answer = httpx.post(f"{service.url}/api/test/run", content=body, timeout=30,
+def test_text_json_cannot_carry_is_a_4xx_that_says_why(facade, body, status, message):
+    answer = httpx.post(f"{facade.url}/api/test/run", content=body, timeout=30,
                         headers={**AUTH, "Content-Type": "application/json"})
     assert answer.status_code == status, answer.text
     assert message in answer.json()["detail"]
@@ -160,10 +157,10 @@ class RawSubscriber:
         self.sock.close()
 
 
-def test_a_stalled_subscriber_gets_4008_not_a_cut_connection(service, client: Client):
+def test_a_stalled_subscriber_gets_4008_not_a_cut_connection(facade, facade_client: Client):
     """It reads nothing for 7 s while 14 MB arrive: far more than its queue and both sockets hold."""
-    run_id = client.start_run(["tests/test_flood.py"])
-    raw = RawSubscriber(service.port, f"/api/test/ws/{run_id}?token={TOKEN}")
+    run_id = facade_client.start_run(["tests/test_flood.py"])
+    raw = RawSubscriber(facade.port, f"/api/test/ws/{run_id}?token={TOKEN}")
     try:
         time.sleep(7)  # longer than the old server waited for its close frame to go out
         seqs, closed = raw.read_all()
@@ -172,7 +169,7 @@ def test_a_stalled_subscriber_gets_4008_not_a_cut_connection(service, client: Cl
     assert closed is not None, "the connection ended without a close frame (1006)"
     assert closed == (4008, f"too slow: reconnect with since={seqs[-1]}")
     assert seqs == list(range(1, len(seqs) + 1))
-    rest = list(client.events(run_id, since=seqs[-1], timeout=120))
+    rest = list(facade_client.events(run_id, since=seqs[-1], timeout=120))
     assert [e["seq"] for e in rest] == list(range(seqs[-1] + 1, seqs[-1] + 1 + len(rest)))
     assert [e["i"] for e in rest if e["$report_type"] == "Flood"][-1] == 899
     assert rest[-1]["$report_type"] == "RunFinished" and rest[-1]["status"] == "passed"

@@ -9,14 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from api_facade.auth import origin_allowed, token_matches
-from api_facade.eventlines import INVALID, LineDecoder
-from api_facade.hub import RUN_FINISHED, Hub, RunStream, seal_file
-from api_facade.jobs import Job, Progress, status_for_exit
-from api_facade.logredact import RedactTokens
-from api_facade.pytest_cmd import TargetError, check_target, pytest_command, subprocess_env
-from api_facade.runner import Slots
+from api_facade.runs.eventlines import INVALID, LineDecoder
+from api_facade.runs.hub import RUN_FINISHED, Hub, RunStream, seal_file
+from api_facade.runs.jobs import Job, Progress, status_for_exit
+from api_facade.runs.pytest_cmd import (
+    TargetError,
+    check_target,
+    pytest_command,
+    ray_command,
+    subprocess_env,
+)
+from api_facade.runs.slots import Slots
 from api_facade.settings import Settings
+from api_facade.web.auth import origin_allowed, token_matches
+from api_facade.web.logredact import RedactTokens
 
 # ------------------------------------------------------------------ event lines
 
@@ -156,6 +162,53 @@ def test_pytest_command_puts_targets_after_double_dash(tmp_path: Path):
     assert argv[-2:] == ["--", "tests"]
     assert "--ipfs-hw=cpu,cuda" in argv and "--ipfs-events=fd:7" in argv and "--ipfs-run-id=r" in argv
     assert argv[argv.index("-n") + 1] == "2"
+
+
+def test_ray_command_runs_the_driver_with_pytest_args_after_double_dash(tmp_path: Path):
+    argv = ray_command(["tests/a.py", "tests/b.py::t"], run_id="run-x", db=tmp_path / "s.duckdb", rootdir=tmp_path,
+                       events="fd:7", hardware=["cpu", "openvino"], shards=3, extra=["-k", "fast"])
+    driver, pytest_args = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    assert driver[1:] == ["-m", "pytest_ipfs_accel", "run", "--ray", "--hw", "cpu,openvino", "--shards", "3",
+                          "--db", str(tmp_path / "s.duckdb"), "--run-id", "run-x"]
+    # the driver names the run and sets --ipfs-hw/--ipfs-db per shard; the events go to the driver
+    assert "--ipfs-events=fd:7" in pytest_args and f"--rootdir={tmp_path}" in pytest_args
+    assert not [a for a in pytest_args if a.startswith(("--ipfs-run-id", "--ipfs-db", "--ipfs-hw"))]
+    assert pytest_args[-5:] == ["-k", "fast", "--", "tests/a.py", "tests/b.py::t"]
+    joined = ray_command(["tests"], run_id="run-y", db=tmp_path / "s.duckdb", rootdir=tmp_path, events="fd:7",
+                         hardware=["cpu"], address="10.0.0.5:6379")
+    assert joined[3:7] == ["run", "--ray=10.0.0.5:6379", "--hw", "cpu"] and "--shards" not in joined
+
+
+@pytest.mark.parametrize(("executor", "hardware", "workers", "shards", "ray_installed", "words"), [
+    ("local", ["cpu"], 2, None, False, None),
+    ("local", ["cpu"], 0, 2, True, "shards: only a run with executor 'ray' is sharded"),
+    ("ray", ["cpu"], 0, 2, False, "needs Ray on the service's machine, which is not installed: "
+                                  "pip install 'pytest-ipfs-accel[ray]'"),
+    ("ray", [], 0, None, True, "executor 'ray' needs explicit hardware"),
+    ("ray", ["auto"], 0, None, True, "not auto/all: every node must collect the same test ids"),
+    ("ray", ["cpu"], 2, None, True, "workers: a ray run is split into shards"),
+    ("ray", ["cpu", "cuda"], 0, 4, True, None),
+])
+def test_executor_checks_say_what_to_fix(monkeypatch, executor, hardware, workers, shards, ray_installed, words):
+    from fastapi import HTTPException
+
+    from api_facade.web.routers import common
+
+    real = common.importlib.util.find_spec
+
+    def find_spec(name: str, *args):
+        # whether Ray is importable decides the 422: the one lookup swapped here, either way
+        if name == "ray":
+            return (real(name, *args) or object()) if ray_installed else None
+        return real(name, *args)
+
+    monkeypatch.setattr(common.importlib.util, "find_spec", find_spec)
+    if words is None:
+        common.check_executor(executor, hardware, workers, shards)
+        return
+    with pytest.raises(HTTPException) as info:
+        common.check_executor(executor, hardware, workers, shards)
+    assert info.value.status_code == 422 and words in info.value.detail
 
 
 def test_runs_do_not_inherit_the_api_token(monkeypatch):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pytest_ipfs_accel.distributed import node, plan
 
 
@@ -62,3 +64,44 @@ def test_cpu_and_custom_shards_see_no_gpu_gpu_shards_keep_rays_choice(monkeypatc
         assert env["CUDA_VISIBLE_DEVICES"] == env["HIP_VISIBLE_DEVICES"] == env["ROCR_VISIBLE_DEVICES"] == ""
         assert env[SHARD_IDS] == str(ids)
     assert worker.shard_env({"hardware": "cuda"}, ids)["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_the_events_target_is_the_drivers_and_never_reaches_the_shards() -> None:
+    from pytest_ipfs_accel.distributed.stream import split_target
+
+    assert split_target(["-q", "--ipfs-events=fd:7", "-k", "x"]) == ("fd:7", ["-q", "-k", "x"])
+    assert split_target(["--ipfs-events", "out/e.jsonl", "tests"]) == ("out/e.jsonl", ["tests"])
+    assert split_target(["-q", "--", "--ipfs-events=x"]) == (None, ["-q", "--", "--ipfs-events=x"])  # a file name
+    for bad in (["--ipfs-events"], ["--ipfs-events="]):
+        with pytest.raises(ValueError, match="needs a value: a PATH or fd:N"):
+            split_target(bad)
+
+
+def test_bad_events_targets_are_one_line_errors(tmp_path, capsys) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
+    from pytest_ipfs_accel import cli
+
+    (tmp_path / "file").touch()
+    for arg, message in (("--ipfs-events", "--ipfs-events needs a value"),
+                         ("--ipfs-events=fd:987", "--ipfs-events=fd:987: expected fd:N with N an open file"),
+                         (f"--ipfs-events={tmp_path / 'file' / 'e.jsonl'}", "cannot write there")):
+        assert cli.main(["run", "--ray", "--hw", "cpu", "--db", str(tmp_path / "r.duckdb"), "--", arg]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r.duckdb").exists()  # nothing started, nothing written
+
+
+def test_every_hosts_fingerprints_are_kept_keyed_by_host() -> None:
+    from pytest_ipfs_accel.distributed.driver import Fingerprints
+
+    cpu = {"backend": "cpu", "devices": [{"name": "EPYC"}]}
+    hosts = Fingerprints()
+    hosts.add("a", "n1" * 10, {"cpu": cpu, "cuda": {"backend": "cuda", "devices": []}})
+    hosts.add("b", "n2" * 10, {"cpu": {**cpu, "devices": [{"name": "Xeon"}]}})
+    hosts.add("b", "n2" * 10, {"cpu": {**cpu, "devices": [{"name": "Xeon"}]}})  # a retry on the same node
+    got = hosts.as_json()
+    assert sorted(got) == ["cpu@a", "cpu@b", "cuda@a"]  # two cpu hosts: both kept
+    assert got["cpu@b"]["devices"] == [{"name": "Xeon"}] and got["cpu@b"]["host"] == "b"
+    assert got["cpu@a"]["backend"] == "cpu" and got["cpu@a"]["node_id"] == "n1" * 10
+    hosts.add("a", "n3" * 10, {"cpu": cpu})  # one machine, two Ray nodes (say, one per GPU)
+    assert sorted(hosts.as_json()) == ["cpu@a/n1n1n1n1", "cpu@a/n3n3n3n3", "cpu@b", "cuda@a/n1n1n1n1"]

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -119,7 +122,9 @@ def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_pat
     serial_db = tmp_path / "serial.duckdb"
     serial = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "0", "-q", f"--ipfs-db={serial_db}",
                                "--ipfs-hw=cpu,openvino", *QUIET], stdout=subprocess.DEVNULL)  # meanwhile
-    assert _ray_run(db, "--hw", "cpu,openvino", "--shards", "2", "--", *QUIET) == 1  # test_fail
+    events_file = tmp_path / "events" / "run.jsonl"
+    assert _ray_run(db, "--hw", "cpu,openvino", "--shards", "2", "--", *QUIET,
+                    "--ipfs-events", str(events_file)) == 1  # test_fail
     assert serial.wait(timeout=120) == 1
     run_id = _latest(db)
     items = "SELECT nodeid, outcome, \"when\", subtest FROM test_results WHERE run_id = ? ORDER BY ALL"
@@ -142,16 +147,40 @@ def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_pat
     assert sum(s["items_expected"] for s in shards) == len({r["nodeid"] for r in merged})
     run = _rows(db, "SELECT * FROM runs WHERE run_id = ?", [run_id])[0]
     assert (run["status"], run["exit_status"], run["hw_requested"]) == ("failed", 1, "cpu,openvino")
-    assert "cpu" in run["hardware"] and run["tests_collected"] == len({r["nodeid"] for r in merged})
+    assert run["tests_collected"] == len({r["nodeid"] for r in merged})
+
+    # every host's fingerprints: one per (backend, Ray node) that ran a shard, keyed backend@host
+    fingerprints = json.loads(run["hardware"])
+    assert {(f["backend"], f["node_id"]) for f in fingerprints.values()} == {
+        (s["hardware"], s["node_id"]) for s in shards}
+    several = len({s["node_id"] for s in shards}) > 1  # this one host runs both nodes: keys name the node
+    for key, f in fingerprints.items():
+        assert key == f"{f['backend']}@{f['host']}" + (f"/{f['node_id'][:8]}" if several else "")
+    capsys.readouterr()
+    assert cli.main(["report", "--db", str(db), "--run", run_id]) == 0
+    assert "openvino@" in capsys.readouterr().out  # the report lists each host's devices
+
+    # one live stream for the whole run, the same items and outcomes as the store
+    events = _events(events_file.read_text().splitlines())
+    _assert_one_session(events, exit_status=1, run_id=run_id)
+    assert {(e["shard"], e["attempt"]) for e in events if e.get("$report_type") == "TestReport"} == {(0, 0), (1, 0)}
+    _assert_stream_equals_store(events, db, run_id)
+    results = [e for e in events if e.get("$report_type") == "ShardResult"]
+    assert sorted((e["shard"], e["retried"], e["node_id"]) for e in results) == [
+        (s["shard"], False, s["node_id"]) for s in shards]
 
 
 def test_hardware_no_node_offers_fails_fast_and_names_it(cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, SUITE)
     started = time.monotonic()
-    assert _ray_run(db, "--hw", "cpu,cuda", "--", "-k", "test_on") == 2
+    events_file = tmp_path / "events.jsonl"
+    assert _ray_run(db, "--hw", "cpu,cuda", "--", "-k", "test_on", f"--ipfs-events={events_file}") == 2
     err = capsys.readouterr().err.strip()
     assert "no node of the Ray cluster offers GPU (for cuda shard" in err, err
     assert time.monotonic() - started < 60  # Ray itself would leave the task pending forever
+    events = _events(events_file.read_text().splitlines())  # a stream reader learns it too
+    assert [e["$report_type"] for e in events] == ["SessionStart", "RunInfo", "SessionFinish"]
+    assert events[-1]["exitstatus"] == 2 and "no node of the Ray cluster offers GPU" in events[-1]["reason"]
 
 
 def test_without_ray_installed_it_says_how_to_install(tmp_path, monkeypatch, capsys):
@@ -160,11 +189,26 @@ def test_without_ray_installed_it_says_how_to_install(tmp_path, monkeypatch, cap
     assert "pip install 'pytest-ipfs-accel[ray]'" in capsys.readouterr().err
 
 
-def test_a_killed_worker_is_retried_without_duplicates(cluster, tmp_path, monkeypatch):
+def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(cluster, tmp_path, monkeypatch):
+    """Also the facade's way in: a real ``ipfs-accel run`` process joining the cluster, its events
+    on an inherited ``fd:N``, read while it runs."""
     db = _suite(tmp_path, monkeypatch, FAULTS)
     (tmp_path / "KILL_ONCE").touch()
-    assert _ray_run(db, "--hw", "cpu", "--retries", "1", "--", "-p", "no:cacheprovider") == 0
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", "from pytest_ipfs_accel.cli import main; raise SystemExit(main())",
+                             "run", f"--ray={cluster.address}", "--db", str(db), "--hw", "cpu", "--retries", "1",
+                             "--run-id", "svc-run-1",  # the service's own id for the run
+                             "--", "-p", "no:cacheprovider", f"--ipfs-events=fd:{write_fd}"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    os.close(write_fd)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(os.fdopen(read_fd, encoding="utf-8")), daemon=True)
+    reader.start()
+    assert proc.wait(timeout=240) == 0, proc.stderr.read()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "the event stream was not closed at the end of the run"
     run_id = _latest(db)
+    assert run_id == "svc-run-1"
     rows = _rows(db, "SELECT nodeid, outcome FROM test_results WHERE run_id = ? ORDER BY nodeid", [run_id])
     assert [(r["nodeid"].split("::")[1], r["outcome"]) for r in rows] == [
         ("test_a", "passed"), ("test_fault", "passed"), ("test_z", "passed")]
@@ -173,12 +217,24 @@ def test_a_killed_worker_is_retried_without_duplicates(cluster, tmp_path, monkey
     assert attempts[0]["status"].startswith("lost") and attempts[1]["status"] == "passed"
     _assert_gone(tmp_path)
 
+    events = _events(lines)
+    _assert_one_session(events, exit_status=0, run_id=run_id)
+    first = [e for e in events if e.get("attempt") == 0 and e.get("$report_type") in ("TestReport", "TestStart")]
+    # the dead attempt's events reached the driver while it ran: its worker never returned a result
+    assert ("test_a", "TestReport") in {(e["nodeid"].split("::")[1], e.get("$report_type")) for e in first}
+    assert "test_fault" in {e["nodeid"].split("::")[1] for e in first if e.get("$report_type") == "TestStart"}
+    marks = [(e["attempt"], e["retried"]) for e in events if e.get("$report_type") == "ShardResult"]
+    assert marks == [(0, True), (1, False)]
+    _assert_stream_equals_store(events, db, run_id)
+
 
 def test_a_shard_that_exhausts_its_retries_leaves_error_rows(cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, FAULTS)
     (tmp_path / "KILL_ALWAYS").touch()
     # --retries 0: the retry path itself is the test above; each retry costs a Ray worker start
-    assert _ray_run(db, "--hw", "cpu", "--retries", "0", "--", "-p", "no:cacheprovider") == 1
+    events_file = tmp_path / "events.jsonl"
+    assert _ray_run(db, "--hw", "cpu", "--retries", "0", "--", "-p", "no:cacheprovider",
+                    f"--ipfs-events={events_file}") == 1
     run_id = _latest(db)
     rows = {r["nodeid"].split("::")[1]: r for r in _rows(
         db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ? AND subtest IS NULL", [run_id])}
@@ -190,21 +246,59 @@ def test_a_shard_that_exhausts_its_retries_leaves_error_rows(cluster, tmp_path, 
     assert len(_rows(db, "SELECT * FROM run_shards WHERE run_id = ?", [run_id])) == 1
     assert _rows(db, "SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"] == "error"
     _assert_gone(tmp_path)
+    events = _events(events_file.read_text().splitlines())  # the driver's error rows are streamed too
+    _assert_one_session(events, exit_status=1, run_id=run_id)
+    _assert_stream_equals_store(events, db, run_id)
 
 
 def test_a_shard_timeout_records_the_stuck_test_and_keeps_the_rest(cluster, tmp_path, monkeypatch):
     db = _suite(tmp_path, monkeypatch, FAULTS)
     (tmp_path / "HANG").touch()
-    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "8", "--", "-p", "no:cacheprovider") == 1
+    events_file = tmp_path / "events.jsonl"
+    # 20 s: the shard's pytest must reach test_fault first, and starting it took over 8 s at load 17
+    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "20", "--", "-p", "no:cacheprovider",
+                    f"--ipfs-events={events_file}") == 1
     run_id = _latest(db)
     rows = {r["nodeid"].split("::")[1]: r for r in _rows(
         db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ?", [run_id])}
     assert rows["test_a"]["outcome"] == "passed"
     assert rows["test_fault"]["outcome"] == "error"
-    assert rows["test_fault"]["message"].startswith("shard 0 timed out after 8 s: the session ended")
+    assert rows["test_fault"]["message"].startswith("shard 0 timed out after 20 s: the session ended")
     assert rows["test_z"]["outcome"] == "error" and "not run: shard 0 timed out" in rows["test_z"]["message"]
     shard = _rows(db, "SELECT status, exit_status FROM run_shards WHERE run_id = ?", [run_id])
     assert shard == [{"status": "timeout", "exit_status": 2}]  # pytest's own "interrupted"
+    events = _events(events_file.read_text().splitlines())  # read to the end, past the interrupt
+    _assert_one_session(events, exit_status=1, run_id=run_id)
+    _assert_stream_equals_store(events, db, run_id)
+
+
+def _events(lines) -> list[dict]:
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _assert_one_session(events: list[dict], *, exit_status: int, run_id: str) -> None:
+    kinds = Counter(e.get("$report_type") for e in events)
+    assert kinds["SessionStart"] == kinds["SessionFinish"] == kinds["RunInfo"] == 1, kinds
+    assert events[0]["$report_type"] == "SessionStart" and events[-1]["$report_type"] == "SessionFinish"
+    assert events[-1]["exitstatus"] == exit_status
+    assert next(e for e in events if e.get("$report_type") == "RunInfo")["run_id"] == run_id
+    assert kinds["ShardSessionStart"] >= 1  # the shards' own, renamed (a killed one has no ShardSessionFinish)
+    assert all("shard" in e and "attempt" in e for e in events if e.get("$report_type") in ("TestReport", "TestResult"))
+
+
+def _assert_stream_equals_store(events: list[dict], db: Path, run_id: str) -> None:
+    """Without the retried attempts' events, every item's reports come once, and the results are the store's."""
+    retried = {(e["shard"], e["attempt"]) for e in events if e.get("$report_type") == "ShardResult" and e["retried"]}
+    kept = [e for e in events if (e.get("shard"), e.get("attempt")) not in retried]
+    setups = Counter(e["nodeid"] for e in kept if e.get("$report_type") == "TestReport" and e["when"] == "setup")
+    stored = _rows(db, "SELECT nodeid, outcome, \"when\", subtest, message FROM test_results WHERE run_id = ? "
+                   "ORDER BY ALL", [run_id])
+    ran = {r["nodeid"] for r in stored if not (r["message"] or "").startswith("not run: ")}
+    # each item that ran, once in the kept attempts (a killed shard's last one started, did not finish)
+    assert set(setups.values()) == {1} and ran <= set(setups) <= {r["nodeid"] for r in stored}
+    streamed = sorted((e["nodeid"], e["outcome"], e["when"], e.get("subtest") or "")
+                      for e in kept if e.get("$report_type") == "TestResult")
+    assert streamed == sorted((r["nodeid"], r["outcome"], r["when"], r["subtest"] or "") for r in stored)
 
 
 def _assert_gone(suite: Path) -> None:

@@ -125,3 +125,27 @@ def test_a_crashed_page_fails_the_call_and_the_next_call_gets_a_new_page(wasm):
     # the next call recreates the page and the session on it
     torch.testing.assert_close(prepared({"x": x}).y, named(x)["y"], atol=1e-6, rtol=1e-6)
     assert browser.page("wasm") is not page
+
+
+@needs_browser
+def test_preparation_stages_redo_the_export_and_the_session(wasm):
+    """What the generated ``test_preparation_latency`` times: ``convert`` exports again, ``compile``
+    makes (and releases) a new onnxruntime-web session; the prepared model is untouched."""
+
+    class Named(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return {"y": torch.tanh(self.inner(x))}
+
+    named = Named().eval()
+    x = torch.randn(2, 4)
+    prepared = wasm.engine.prepare(named, {"x": x})
+    stages = prepared.stages()
+    assert list(stages) == ["convert", "compile"]
+    assert stages["convert"]() == ["y"]  # the output names of a fresh export
+    session_ms = stages["compile"]()
+    assert isinstance(session_ms, float) and session_ms > 0
+    torch.testing.assert_close(prepared({"x": x}).y, named(x)["y"], atol=1e-6, rtol=1e-6)

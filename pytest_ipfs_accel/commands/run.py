@@ -30,22 +30,31 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-timeout", type=float, default=None, metavar="S",
                         help="seconds a shard may run; then its running test is recorded as error")
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"DuckDB file (default: {DEFAULT_DB})")
+    parser.add_argument("--run-id", default=None, metavar="ID",
+                        help="the run's id (default: a fresh one); a service that tracks the run passes its own")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest's arguments")
 
 
 def run(args: argparse.Namespace) -> int:
     from pytest_ipfs_accel.cli import CommandError
+    from pytest_ipfs_accel.distributed import stream
 
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
+    try:
+        events_target, pytest_args = stream.split_target(pytest_args)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     clash = [a for a in pytest_args if a.split("=", 1)[0] in OWN_OPTIONS]
     if clash:
-        raise CommandError(f"{clash[0]}: the driver sets this for every shard; use --hw/--db of ipfs-accel run")
+        raise CommandError(f"{clash[0]}: the driver sets this for every shard; use --hw/--db/--run-id of ipfs-accel run")
     hw = [h.strip().lower() for h in args.hw.split(",") if h.strip()]
     if not hw or set(hw) & {"auto", "all"}:
         raise CommandError("--hw needs explicit backends (e.g. cpu,cuda), not auto/all: every node "
                            "must collect the same test ids")
+    if args.run_id is not None and not args.run_id.strip():
+        raise CommandError("--run-id needs a value (or leave it out for a fresh id)")
     if args.shards < 1 or args.retries < 0 or (args.shard_timeout is not None and args.shard_timeout <= 0):
         raise CommandError("--shards must be >= 1, --retries >= 0 and --shard-timeout > 0")
     try:
@@ -54,17 +63,25 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(INSTALL_HINT) from None
     from pytest_ipfs_accel.distributed import driver, plan
 
+    try:
+        events = stream.RunStream.open(events_target) if events_target else None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     opts = driver.Options(pytest_args=pytest_args, hw=",".join(hw), db=args.db.resolve(),
                           shards=args.shards, retries=args.retries, shard_timeout_s=args.shard_timeout,
-                          argv=["ipfs-accel", *sys.argv[1:]])
-    started = _connect(ray, args.ray, hw)
+                          argv=["ipfs-accel", *sys.argv[1:]], events=events)
     try:
-        outcome = driver.run(ray, opts)
-    except (driver.DriverError, plan.PlanError) as exc:
-        raise CommandError(str(exc)) from None
+        started = _connect(ray, args.ray, hw)
+        try:
+            outcome = driver.run(ray, opts, run_id=args.run_id)
+        except (driver.DriverError, plan.PlanError) as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if started:
+                ray.shutdown()
     finally:
-        if started:
-            ray.shutdown()
+        if events is not None:
+            events.close()  # the driver wrote SessionFinish if it wrote SessionStart
     lost = f", {outcome.errors_added} not run (error rows)" if outcome.errors_added else ""
     print(f"ipfs-accel run: {outcome.run_id}: {len(outcome.attempts)} shard attempts{lost}; "
           f"see: ipfs-accel report --db {args.db} --run {outcome.run_id}")

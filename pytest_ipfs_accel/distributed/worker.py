@@ -11,20 +11,24 @@ Runs inside a Ray task, but needs Ray only to name its node.  The child:
   final flush runs and the running test is recorded as ``error``; SIGKILL
   follows after a grace period.
 
-The shard's spool is merged into its file here, and the file's bytes go back
-to the driver (nodes share no file system with it).
+The task is a Ray streaming generator: while pytest runs, its event lines
+(``--ipfs-events=fd:N``, a pipe read here) go to the driver as they are
+written; at the end the shard's spool is merged into its file here, and the
+file's bytes go back to the driver (nodes share no file system with it).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +64,14 @@ def shard_env(spec: dict[str, Any], ids_file: Path) -> dict[str, str]:
     return env
 
 
-def run_shard(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one attempt of one shard; returns its exit, timing, node and shard file bytes."""
+def run_shard(spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Run one attempt of one shard, as a Ray streaming generator.
+
+    Yields ``("events", [line, ...])`` while pytest runs, when ``spec["events"]``
+    asks for them (pytest writes ``--ipfs-events=fd:N`` into a pipe read here,
+    each batch forwarded as soon as it is read), then ``("result", {...})``:
+    exit, timing, node and the shard file's bytes.
+    """
     from pytest_ipfs_accel import merge
 
     shard_dir = Path(spec["shard_dir"])
@@ -70,25 +80,31 @@ def run_shard(spec: dict[str, Any]) -> dict[str, Any]:
     ids_file.write_text("".join(f"{n}\n" for n in spec["ids"]), encoding="utf-8")
     db = shard_dir / "shard.duckdb"
     log = shard_dir / "pytest.log"
+    command = shard_command(spec, db)
+    read_fd = write_fd = -1
+    if spec.get("events"):
+        read_fd, write_fd = os.pipe()
+        command.append(f"--ipfs-events=fd:{write_fd}")
     started = time.time()
-    timed_out = False
     with open(log, "wb") as out:
-        child = subprocess.Popen(shard_command(spec, db), cwd=spec["cwd"], env=shard_env(spec, ids_file),
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                 preexec_fn=_child_setup)
         try:
-            exit_status = child.wait(timeout=spec.get("timeout_s"))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            child.send_signal(signal.SIGINT)
-            try:
-                exit_status = child.wait(timeout=spec.get("grace_s", 15))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                exit_status = child.wait()
+            child = subprocess.Popen(command, cwd=spec["cwd"], env=shard_env(spec, ids_file),
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     preexec_fn=_child_setup, pass_fds=(write_fd,) if write_fd >= 0 else ())
+        finally:
+            if write_fd >= 0:
+                os.close(write_fd)  # the child holds it now: end of file when it exits
+        try:
+            if read_fd >= 0:
+                exit_status, timed_out = yield from _relay(child, read_fd, spec)
+            else:
+                exit_status, timed_out = _wait(child, spec)
         except BaseException:
             child.kill()
             raise
+        finally:
+            if read_fd >= 0:
+                os.close(read_fd)
     duration = time.time() - started
     if db.exists() or merge.has_pending(db):
         merge.settle(db)
@@ -105,7 +121,64 @@ def run_shard(spec: dict[str, Any]) -> dict[str, Any]:
         "log_tail": log.read_text(encoding="utf-8", errors="replace")[-2000:],
     }
     shutil.rmtree(shard_dir, ignore_errors=True)  # its bytes travel back; a failed attempt's stay for harvest
-    return result
+    yield "result", result
+
+
+def _wait(child: subprocess.Popen, spec: dict[str, Any]) -> tuple[int, bool]:
+    """Wait for the child within the shard's timeout; ``(exit status, timed out)``."""
+    try:
+        return child.wait(timeout=spec.get("timeout_s")), False
+    except subprocess.TimeoutExpired:
+        return _interrupt(child, spec.get("grace_s", 15)), True
+
+
+def _interrupt(child: subprocess.Popen, grace_s: float) -> int:
+    """SIGINT alone (pytest records the running test and flushes), SIGKILL after the grace period."""
+    child.send_signal(signal.SIGINT)
+    try:
+        return child.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        return child.wait()
+
+
+def _relay(child: subprocess.Popen, read_fd: int, spec: dict[str, Any]
+           ) -> Generator[tuple[str, list[str]], None, tuple[int, bool]]:
+    """Yield the child's event lines as they come (``select`` wakes on each write), to end of file.
+
+    The shard's timeout runs meanwhile: past it pytest gets SIGINT and its last
+    lines (the interrupted test's error) are still read during the grace period.
+    """
+    timeout = spec.get("timeout_s")
+    grace_s = spec.get("grace_s", 15)
+    deadline = time.monotonic() + timeout if timeout else None
+    timed_out = killed = False
+    partial = b""
+    while True:
+        wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        readable, _, _ = select.select([read_fd], [], [], wait)
+        if not readable:  # the deadline passed
+            if not timed_out:
+                timed_out = True
+                child.send_signal(signal.SIGINT)
+                deadline = time.monotonic() + grace_s
+            else:
+                child.kill()
+                killed = True
+                deadline = None
+            continue
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break  # end of file: pytest (and anything it passed the pipe to) exited
+        *lines, partial = (partial + chunk).split(b"\n")
+        if lines:
+            yield "events", [line.decode("utf-8", "replace") for line in lines if line]
+    if killed:
+        return child.wait(), timed_out
+    try:
+        return child.wait(timeout=grace_s), timed_out
+    except subprocess.TimeoutExpired:  # it closed the pipe but lingers
+        return _interrupt(child, grace_s), timed_out
 
 
 def _note_timeout(db: Path, spec: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ import { api, forgetToken, getToken, setAuthHandler, setToken, takeTokenFromUrl 
 import { clear } from "./dom.js";
 import { showBench } from "./bench.js";
 import { showMatrix } from "./matrix.js";
-import { showRun, showRuns } from "./runs.js";
+import { showRuns } from "./runs.js";
+import { showRun } from "./runview.js";
 
 const view = document.getElementById("view");
 const dialog = document.getElementById("token-dialog");

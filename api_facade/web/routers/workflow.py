@@ -2,38 +2,40 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi import APIRouter, Depends, WebSocket
 
-from api_facade import db as dbq
-from api_facade.auth import require_token
-from api_facade.deps import (
+from api_facade import data
+from api_facade.runs.jobs import PREFIX
+from api_facade.runs.plans import failed_step, workflow_plan
+from api_facade.web.auth import require_token
+from api_facade.web.deps import (
     ERRORS,
     NOT_FOUND,
     RUN_SCOPE,
     DBDep,
+    HubDep,
     ManagerDep,
     RunId,
     SettingsDep,
     find_job,
 )
-from api_facade.plans import failed_step, workflow_plan
-from api_facade.routers.benchmark import benchmark_rows
-from api_facade.routers.common import cancel, check_shape, check_timeout, serve_events, start
-from api_facade.schemas import (
+from api_facade.web.requests import WorkflowRequest
+from api_facade.web.routers.benchmark import benchmark_rows
+from api_facade.web.routers.common import cancel, check_shape, check_timeout, serve_events, start
+from api_facade.web.schemas import (
     Accepted,
     Cancelled,
     ErrorBody,
     RunStatus,
     Step,
     TestRow,
-    WorkflowRequest,
     WorkflowResults,
 )
-from api_facade.views import run_status
+from api_facade.web.views import run_status
 
-router = APIRouter(prefix="/api/workflow", tags=["workflow"], dependencies=[Depends(require_token)],
+router = APIRouter(prefix=PREFIX["workflow"], tags=["workflow"], dependencies=[Depends(require_token)],
                    responses=ERRORS)
-ws_router = APIRouter(prefix="/api/workflow", tags=["workflow"])
+ws_router = APIRouter(prefix=PREFIX["workflow"], tags=["workflow"])
 
 
 @router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
@@ -46,10 +48,10 @@ async def start_workflow(body: WorkflowRequest, settings: SettingsDep, manager: 
 
 
 @router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
-async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
     """One status for the whole chain; ``steps`` says where it is or which step failed and why."""
     job = await find_job(manager, run_id, "workflow")
-    return run_status(job, manager, request.app.state.hub)
+    return run_status(job, manager, hub)
 
 
 @router.get("/results/{run_id}", response_model=WorkflowResults, responses=NOT_FOUND)
@@ -58,7 +60,7 @@ async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> WorkflowResu
     if job.active or not job.pytest_run_ids:
         rows = list(job.progress.tests)
     else:
-        rows = await db.call(dbq.test_rows, job.pytest_run_ids)
+        rows = await db.call(data.test_rows, job.pytest_run_ids)
     return WorkflowResults(
         run_id=job.run_id, status=job.status, reason=job.reason, failed_step=failed_step(job.steps),
         steps=[Step(**{k: v for k, v in s.items() if k in Step.model_fields}) for s in job.steps],

@@ -1,20 +1,144 @@
-"""Helpers for the dashboard's browser tests: a sample suite, a real service, Chromium.
+"""The facade's test plumbing, in one place: a real service per test module, clients, helpers.
 
-Not a test module (no ``test_`` prefix): the browser tests import it.
+Registered as a plugin by the root ``conftest.py`` (``pytest_plugins``), so every
+test module may ask for these fixtures; helpers are imported from here
+(``from tests.facade_fixtures import ...``).  Not a test module (no ``test_`` prefix).
+
+- ``facade``: a real uvicorn (:class:`api_facade.testing.ServiceProcess`) on
+  127.0.0.1 for the module, with ``.root`` (its suite) and ``.data`` (its
+  database, log and run folders).  A module shapes it by overriding
+  ``facade_settings`` (``Settings`` fields, ``env``, ``log_level``) and
+  ``facade_suite`` (the suite root it serves; default: the sample suite).
+- ``facade_client`` (:class:`api_facade.client.Client`) and ``facade_http`` (a
+  bare ``httpx.Client`` without a token, for auth checks) talk to it.
+- :class:`ServeCommand`: ``ipfs-accel serve`` itself in a subprocess (the dashboard tests).
+- Process helpers for cancel/timeout/restart checks: :func:`wait_for_marker`,
+  :func:`process_group`, :func:`alive`.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
+import pytest
+
+from api_facade.client import TERMINAL, Client
+from api_facade.testing import ServiceProcess, free_port, make_suite
 
 REPO = Path(__file__).resolve().parents[1]
+#: the token of the module's service (``facade_settings`` may set another)
+TOKEN = "facade-test-token"
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    """The Authorization header of ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def seqs(events: list[dict]) -> list[int]:
+    """The ``seq`` of each event (a stream's numbering: 1, 2, 3, ... with no gap)."""
+    return [e["seq"] for e in events]
+
+
+# ------------------------------------------------------------------ one service per module
+
+
+@pytest.fixture(scope="module")
+def facade_settings() -> dict[str, Any]:
+    """What the module's service differs in from the defaults (override it in a test module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def facade_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The suite root the module's service runs (override it to add test modules)."""
+    return make_suite(tmp_path_factory.mktemp("suite"))
+
+
+@pytest.fixture(scope="module")
+def facade(tmp_path_factory: pytest.TempPathFactory, facade_suite: Path,
+           facade_settings: dict[str, Any]) -> Iterator[ServiceProcess]:
+    """A real service for the module (uvicorn on 127.0.0.1), stopped gracefully after it."""
+    data = tmp_path_factory.mktemp("data")
+    settings = {"db_path": data / "service.duckdb", "suite_root": facade_suite, "token": TOKEN,
+                "log_path": data / "service.log", **facade_settings}
+    with ServiceProcess(**settings) as service:
+        service.root = facade_suite
+        service.data = data
+        yield service
+
+
+@pytest.fixture(scope="module")
+def facade_client(facade: ServiceProcess) -> Iterator[Client]:
+    """The Python client of the module's service, with its token."""
+    with Client(facade.url, token=facade.token) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def facade_http(facade: ServiceProcess) -> Iterator[httpx.Client]:
+    """A bare HTTP client of the module's service: no token unless a request adds one."""
+    with httpx.Client(base_url=facade.url, timeout=60) as client:
+        yield client
+
+
+# ------------------------------------------------------------------ processes of runs
+
+
+def wait_for_marker(root: Path, before: Iterable[str] = (), timeout: float = 60.0) -> tuple[int, int, int]:
+    """(pgid, pid, child pid) that the sample suite's slow test writes once it runs; markers named in
+    ``before`` (file names under ``root/markers``) are older runs' and are skipped."""
+    seen = set(before)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new = {p.name for p in (root / "markers").glob("*.pids")} - seen
+        for name in sorted(new):
+            parts = (root / "markers" / name).read_text().split()
+            if len(parts) == 3:
+                return tuple(int(x) for x in parts)  # type: ignore[return-value]
+        time.sleep(0.05)
+    raise AssertionError("the slow test never started")
+
+
+def markers(root: Path) -> set[str]:
+    """The slow-test markers written so far (to pass as ``before``)."""
+    return {p.name for p in (root / "markers").glob("*.pids")}
+
+
+def alive(pids: Iterable[int]) -> list[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    found = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def process_group(pgid: int) -> list[int]:
+    """The live members of process group ``pgid``."""
+    found = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return found
+
+
+# ------------------------------------------------------------------ the dashboard's browser tests
+
 #: Debian's Chromium (scripts/install_chromium.sh); IPFS_ACCEL_CHROMIUM points elsewhere
 CHROMIUM = Path(os.environ.get("IPFS_ACCEL_CHROMIUM", "/usr/bin/chromium"))
 #: flags for a headless Chromium that phones nowhere (no updates, sync or field trials)
@@ -27,7 +151,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TERMINAL = {"passed", "failed", "error", "cancelled", "timeout", "interrupted"}
 
 # A sample suite the service runs (CPU work on hashes standing in for models,
 # named sample/* so no screenshot passes it off as a real model): tests that
@@ -104,14 +227,8 @@ def set_work_factor(root: Path, factor: int) -> None:
     (root / "work_factor.txt").write_text(str(factor))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Service:
-    """``ipfs-accel serve`` in a subprocess on 127.0.0.1, with a known token."""
+class ServeCommand:
+    """``ipfs-accel serve`` (the command a user runs) in a subprocess on 127.0.0.1, with a known token."""
 
     def __init__(self, workdir: Path, suite: Path, token: str) -> None:
         self.port = free_port()

@@ -18,21 +18,26 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api_facade import logredact
-from api_facade.auth import has_scope, require_token
-from api_facade.db import ServiceDB, store_busy_handler
-from api_facade.deps import ERRORS
-from api_facade.errors import BodyLimit, http_error_handler, validation_handler
-from api_facade.hub import Hub
-from api_facade.routers import benchmark, generator, test, workflow
-from api_facade.runner import RunManager
-from api_facade.schemas import Health, TokenScope
+from api_facade.data import ServiceDB
+from api_facade.runs.hub import Hub
+from api_facade.runs.manager import RunManager
 from api_facade.settings import SCOPES, Settings
+from api_facade.web import logredact
+from api_facade.web.auth import has_scope, require_token
+from api_facade.web.deps import ERRORS
+from api_facade.web.errors import (
+    BodyLimit,
+    http_error_handler,
+    store_busy_handler,
+    validation_handler,
+)
+from api_facade.web.routers import benchmark, generator, test, workflow
+from api_facade.web.schemas import Health, TokenScope
 from pytest_ipfs_accel.store import StoreError
 
 log = logging.getLogger("api_facade")
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # api_facade/static
 
 DESCRIPTION = """Runs pytest sessions of the pytest-ipfs-accel plugin as subprocesses, streams their
 events over WebSockets and serves results out of DuckDB.

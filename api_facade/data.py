@@ -1,4 +1,4 @@
-"""The service's side of the shared store: its ``facade_runs`` table, short-lived connections.
+"""The service's data: its ``facade_runs`` table, short-lived store connections, and its queries.
 
 The store is shared (DESIGN.md): plain pytest sessions, their mergers and
 ``ipfs-accel report`` open the same file, and DuckDB lets one process at a
@@ -12,6 +12,10 @@ the run ends, and a sweeper merges everyone else's every :attr:`ServiceDB.sweep_
 (only when a spool is new or has grown).  Calls run in worker threads
 (``await db.call(...)``) so a slow query or a wait for the lock never blocks
 the event loop that streams events.
+
+Every query function takes the connection first, so it runs through
+:meth:`ServiceDB.call`.  Timestamps leave DuckDB as naive UTC
+(``timezone('UTC', ...)``): turning ``TIMESTAMPTZ`` into Python needs pytz.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from api_facade.jobs import ACTIVE, Job
+from api_facade.runs.jobs import ACTIVE, Job
 from pytest_ipfs_accel import merge, store
 
 T = TypeVar("T")
@@ -131,14 +135,6 @@ class ServiceDB:
             self._close()
 
 
-async def store_busy_handler(request: Any, exc: store.StoreError):
-    """The store stayed locked past the wait (or is unusable): a 503 that says so, not a 500."""
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse({"detail": f"the results store is not available right now: {exc}"}, status_code=503,
-                        headers={"Retry-After": "5"})
-
-
 def save_job(con, job: Job) -> None:
     row = job.to_row()
     marks = ", ".join("?" for _ in COLUMNS)
@@ -209,3 +205,77 @@ def plugin_runs(con, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         "WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
         [list(run_ids)],
     )
+
+
+# ------------------------------------------------- benchmarks, history, comparisons
+_BENCH_COLUMNS = (
+    "b.run_id, b.nodeid, b.name, b.hardware, b.device, b.model, b.kind, b.batch_size, b.seq_len, "
+    "b.dtype, b.rounds, b.mean_s, b.median_s, b.median_s AS p50_s, b.p90_s, b.p95_s, b.p99_s, "
+    "b.min_s, b.max_s, b.stddev_s, b.throughput, b.throughput_unit, b.tokens_per_s, "
+    "b.peak_memory_bytes, timezone('UTC', r.started_at) AS started_at, r.git_commit"
+)
+
+
+def benchmark_rows(con, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every benchmark case of these plugin runs, with its statistics."""
+    return store.fetch_dicts(
+        con,
+        f"SELECT {_BENCH_COLUMNS} FROM benchmark_results b LEFT JOIN runs r USING (run_id) "
+        "WHERE b.run_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY b.model, b.hardware, b.nodeid",
+        [list(run_ids)],
+    )
+
+
+def benchmark_history(con, *, model: str | None, hardware: str | None, batch_size: int | None,
+                      seq_len: int | None, dtype: str | None, kind: str | None,
+                      limit: int) -> list[dict[str, Any]]:
+    """Benchmark cases across runs, oldest first, filtered; the newest ``limit`` rows."""
+    where, params = [], []
+    for column, value in (("model", model), ("hardware", hardware), ("batch_size", batch_size),
+                          ("seq_len", seq_len), ("dtype", dtype), ("kind", kind)):
+        if value is not None:
+            where.append(f"b.{column} = ?")
+            params.append(value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    params.append(limit)
+    return store.fetch_dicts(
+        con,
+        f"SELECT * FROM (SELECT {_BENCH_COLUMNS}, coalesce(r.started_at, TIMESTAMPTZ '1970-01-01') AS _order "
+        f"FROM benchmark_results b LEFT JOIN runs r USING (run_id) {clause} "
+        "ORDER BY _order DESC, b.nodeid LIMIT ?) ORDER BY _order, nodeid",
+        params,
+    )
+
+
+def compare_runs(con, base: str, head: str, threshold_pct: float, alpha: float,
+                 statistic: str | None = None) -> dict[str, Any]:
+    """The benchmark comparison of two plugin runs (``ipfs-accel compare``'s statistics)."""
+    from pytest_ipfs_accel.bench.compare import compare_cases, load_cases
+
+    base_id = store.resolve_run_id(con, base)
+    head_id = store.resolve_run_id(con, head)
+    cases = compare_cases(load_cases(con, base_id), load_cases(con, head_id),
+                          threshold_pct=threshold_pct, alpha=alpha, statistic=statistic)
+    verdicts: dict[str, int] = {}
+    for case in cases:
+        verdicts[case.verdict] = verdicts.get(case.verdict, 0) + 1
+    return {
+        "base": base_id,
+        "head": head_id,
+        "threshold_pct": threshold_pct,
+        "statistic": statistic,
+        "alpha": alpha,
+        "verdicts": verdicts,
+        "cases": [case.as_dict() for case in cases],
+    }
+
+
+def benchmark_models_and_hardware(con) -> dict[str, list[Any]]:
+    """What the benchmark history holds, for filters."""
+    def distinct(column: str) -> list[Any]:
+        return [r[0] for r in con.execute(
+            f"SELECT DISTINCT {column} FROM benchmark_results WHERE {column} IS NOT NULL ORDER BY 1"
+        ).fetchall()]
+
+    return {"models": distinct("model"), "hardware": distinct("hardware"),
+            "batch_sizes": distinct("batch_size"), "seq_lens": distinct("seq_len"), "dtypes": distinct("dtype")}

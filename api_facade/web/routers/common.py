@@ -9,15 +9,14 @@ from typing import Any
 
 from fastapi import HTTPException, WebSocket
 
-from api_facade.hub import Hub
-from api_facade.jobs import Job
-from api_facade.runner import Plan, QueueFull, RunManager
-from api_facade.schemas import RUN_ID_PATTERN, Accepted, Cancelled, HardwareInfo, HardwareList
+from api_facade.runs.context import Plan
+from api_facade.runs.hub import Hub
+from api_facade.runs.jobs import PREFIX, Job
+from api_facade.runs.manager import RunManager
+from api_facade.runs.slots import QueueFull
 from api_facade.settings import Settings
-from api_facade.ws import admit, deny, stream_events
-
-PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
-          "workflow": "/api/workflow"}
+from api_facade.web.schemas import RUN_ID_PATTERN, Accepted, Cancelled, HardwareInfo, HardwareList
+from api_facade.web.ws import admit, deny, stream_events
 
 
 def check_timeout(timeout_s: float | None, settings: Settings) -> None:
@@ -43,6 +42,28 @@ def check_workers(workers: int, settings: Settings) -> None:
     if workers and importlib.util.find_spec("xdist") is None:
         raise HTTPException(422, "workers needs pytest-xdist, which is not installed here: "
                                  "pip install pytest-xdist, or send workers: 0")
+
+
+#: what the ray executor needs on the service's machine
+RAY_INSTALL_HINT = "pip install 'pytest-ipfs-accel[ray]'"
+
+
+def check_executor(executor: str, hardware: list[str], workers: int, shards: int | None) -> None:
+    """422 for an executor the request cannot use: Ray missing, hardware not explicit, local-only options."""
+    if executor != "ray":
+        if shards is not None:
+            raise HTTPException(422, "shards: only a run with executor 'ray' is sharded; drop shards "
+                                     "or send executor: 'ray'")
+        return
+    if importlib.util.find_spec("ray") is None:
+        raise HTTPException(422, f"executor 'ray' needs Ray on the service's machine, which is not "
+                                 f"installed: {RAY_INSTALL_HINT}, or send executor: 'local'")
+    if not hardware or set(hardware) & {"auto", "all"}:
+        raise HTTPException(422, "executor 'ray' needs explicit hardware (e.g. [\"cpu\", \"cuda\"]), not "
+                                 "auto/all: every node must collect the same test ids")
+    if workers:
+        raise HTTPException(422, "workers: a ray run is split into shards, not xdist workers; send shards "
+                                 "instead, or workers: 0")
 
 
 async def start(manager: RunManager, kind: str, request: dict[str, Any], plan: Plan, *,

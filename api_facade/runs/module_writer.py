@@ -1,4 +1,4 @@
-"""Writing generated test modules for the service (through the ``generators`` package).
+"""Writes test modules for the service through the ``generators`` package (one at a time).
 
 Generation imports transformers, so it runs in a worker thread; the service
 serialises it (one generation at a time), so two runs asking for the same
@@ -16,7 +16,7 @@ class GenerationError(Exception):
 
 
 @dataclass(frozen=True)
-class Generated:
+class WrittenModule:
     model: str
     path: Path  # absolute
     written: bool
@@ -40,7 +40,7 @@ def known_models() -> dict[str, list[str]]:
     return known_model_types()
 
 
-def generate_module(model: str, test_type: str, out_dir: Path, *, force: bool) -> Generated:
+def write_test_module(model: str, test_type: str, out_dir: Path, *, force: bool) -> WrittenModule:
     """Write the ``test_type`` module of ``model`` into ``out_dir`` (blocking)."""
     from generators import generate
 
@@ -51,4 +51,4 @@ def generate_module(model: str, test_type: str, out_dir: Path, *, force: bool) -
     if not result.ok or result.path is None:
         error = (result.error or "not generated").replace("pass --force", "send force: true")
         raise GenerationError(f"{model}: {error}")
-    return Generated(model, Path(result.path).resolve(), True)
+    return WrittenModule(model, Path(result.path).resolve(), True)

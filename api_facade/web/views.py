@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api_facade.hub import Hub
-from api_facade.jobs import Job
-from api_facade.runner import RunManager
-from api_facade.schemas import Progress, RunStatus, RunSummary, Step, TaskStatus
+from api_facade.runs.hub import Hub
+from api_facade.runs.jobs import Job
+from api_facade.runs.manager import RunManager
+from api_facade.web.schemas import Progress, RunStatus, RunSummary, Step, TaskStatus
 
 
 def _last_seq(job: Job, hub: Hub) -> int | None:
@@ -43,6 +43,7 @@ def run_status(job: Job, manager: RunManager, hub: Hub) -> RunStatus:
         queue_position=manager.queue_position(job.run_id),
         last_seq=_last_seq(job, hub),
         pytest_run_ids=job.pytest_run_ids,
+        executor=job.request.get("executor", "local"),
     )
 
 
@@ -61,6 +62,7 @@ def run_summary(job: Job) -> RunSummary:
         hardware=job.hardware,
         targets=list(job.request.get("targets") or []),
         models=list(models),
+        executor=job.request.get("executor", "local"),
     )
 
 

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
-from api_facade.auth import get_settings, require_run
-from api_facade.db import ServiceDB
-from api_facade.hub import Hub
-from api_facade.jobs import Job
-from api_facade.runner import RunManager
-from api_facade.schemas import RUN_ID_PATTERN, ErrorBody
+from api_facade.data import ServiceDB
+from api_facade.runs.hub import Hub
+from api_facade.runs.jobs import PREFIX, Job
+from api_facade.runs.manager import RunManager
 from api_facade.settings import Settings
+from api_facade.web.auth import get_settings, require_run
+from api_facade.web.schemas import RUN_ID_PATTERN, ErrorBody
 
-__all__ = ["get_settings", "get_manager", "get_db", "get_hub", "RunId", "ERRORS", "RUN_SCOPE", "find_job"]
+__all__ = ["get_settings", "get_manager", "get_db", "get_hub", "RunId", "ERRORS", "RUN_SCOPE", "find_job",
+           "SettingsDep", "ManagerDep", "DBDep", "HubDep"]
 
 
 def get_manager(request: Request) -> RunManager:
@@ -32,6 +33,7 @@ def get_hub(request: Request) -> Hub:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ManagerDep = Annotated[RunManager, Depends(get_manager)]
 DBDep = Annotated[ServiceDB, Depends(get_db)]
+HubDep = Annotated[Hub, Depends(get_hub)]
 
 RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="the id returned when the run was started")]
 
@@ -45,15 +47,11 @@ ERRORS = {
 RUN_SCOPE = [Depends(require_run)]
 NOT_FOUND = {404: {"model": ErrorBody, "description": "no such run or task"}}
 
-KIND_PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
-               "workflow": "/api/workflow"}
-
-
 async def find_job(manager: RunManager, run_id: str, kind: str, noun: str = "run") -> Job:
     """The job ``run_id`` of ``kind``; 404 naming the right route when it has another kind."""
     job = await manager.get(run_id)
     if job is None:
         raise HTTPException(404, f"no {noun} with id {run_id!r}")
     if job.kind != kind:
-        raise HTTPException(404, f"{run_id!r} is a {job.kind} job: use {KIND_PREFIX[job.kind]}/...")
+        raise HTTPException(404, f"{run_id!r} is a {job.kind} job: use {PREFIX[job.kind]}/...")
     return job

@@ -27,13 +27,17 @@ EXIT_REASONS = {
 }
 
 
-_ID_PREFIX = {"test": "run", "benchmark": "bench", "generate": "gen", "workflow": "wf"}
+#: each kind's id prefix (``run-...``) and the URL prefix of its routes: ids, routers,
+#: their error messages and the client agree through these two tables
+ID_PREFIX = {"test": "run", "benchmark": "bench", "generate": "gen", "workflow": "wf"}
+PREFIX = {"test": "/api/test", "benchmark": "/api/benchmark", "generate": "/api/generator",
+          "workflow": "/api/workflow"}
 
 
 def new_id(kind: str) -> str:
     """A globally unique, sortable id (never a counter: shards from many services merge)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    return f"{_ID_PREFIX.get(kind, kind)}-{stamp}-{secrets.token_hex(4)}"
+    return f"{ID_PREFIX.get(kind, kind)}-{stamp}-{secrets.token_hex(4)}"
 
 
 def now() -> datetime:

@@ -1,7 +1,7 @@
 """What each kind of job does, step by step (test run, benchmark run, generator task, workflow).
 
 A plan returns the job's final ``(status, reason)`` or raises
-:class:`~api_facade.runner.StepFailed` / :class:`~api_facade.runner.Stopped`.
+:class:`~api_facade.runs.context.StepFailed` / :class:`~api_facade.runs.context.Stopped`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from api_facade.generation import Generated, GenerationError, generate_module
-from api_facade.runner import RunContext, StepFailed
+from api_facade.runs.context import RunContext, StepFailed
+from api_facade.runs.module_writer import GenerationError, WrittenModule, write_test_module
 
 
-async def generate(ctx: RunContext, models: list[str], test_type: str, *, force: bool) -> list[str]:
-    """Generate modules for ``models`` under the generated folder; returns paths relative to the suite root."""
+async def write_modules(ctx: RunContext, models: list[str], test_type: str, *, force: bool) -> list[str]:
+    """Write test modules for ``models`` under the generated folder; returns paths relative to the suite root."""
     settings = ctx.manager.settings
     paths: list[str] = []
     for model in models:
@@ -32,8 +32,8 @@ async def generate(ctx: RunContext, models: list[str], test_type: str, *, force:
     return paths
 
 
-async def _cancellable(ctx: RunContext, model: str, test_type: str, *, force: bool) -> Generated:
-    """One generation under the generate lock; a cancel or timeout stops waiting for it.
+async def _cancellable(ctx: RunContext, model: str, test_type: str, *, force: bool) -> WrittenModule:
+    """One generation under the write lock; a cancel or timeout stops waiting for it.
 
     A generation still waiting for the lock is withdrawn.  One already in its
     thread cannot be stopped: it finishes (holding the lock, so no other
@@ -41,11 +41,11 @@ async def _cancellable(ctx: RunContext, model: str, test_type: str, *, force: bo
     """
     started = False
 
-    async def locked() -> Generated:
+    async def locked() -> WrittenModule:
         nonlocal started
-        async with ctx.manager.generate_lock:
+        async with ctx.manager.write_lock:
             started = True
-            return await asyncio.to_thread(generate_module, model, test_type, ctx.manager.settings.generated_dir,
+            return await asyncio.to_thread(write_test_module, model, test_type, ctx.manager.settings.generated_dir,
                                            force=force)
 
     task = asyncio.ensure_future(locked())
@@ -114,15 +114,16 @@ async def test_plan(ctx: RunContext) -> tuple[str, str | None]:
     targets = list(request.get("targets") or [])
     if request.get("models"):
         targets += await ctx.step(
-            "generate", lambda: generate(ctx, request["models"], request.get("test_type", "basic"), force=True)
+            "generate", lambda: write_modules(ctx, request["models"], request.get("test_type", "basic"), force=True)
         )
-    code = await ctx.pytest(targets, hardware=request.get("hardware"), workers=request.get("workers", 0))
+    code = await ctx.pytest(targets, hardware=request.get("hardware"), workers=request.get("workers", 0),
+                            executor=request.get("executor", "local"), shards=request.get("shards"))
     return _pytest_outcome(ctx, code)
 
 
 async def benchmark_plan(ctx: RunContext) -> tuple[str, str | None]:
     request = ctx.job.request
-    files = await ctx.step("generate", lambda: generate(ctx, request["models"], "benchmark", force=True))
+    files = await ctx.step("generate", lambda: write_modules(ctx, request["models"], "benchmark", force=True))
     code = await ctx.pytest(files, hardware=request.get("hardware"), extra=bench_options(request),
                             env=bench_env(request))
     status, reason = _pytest_outcome(ctx, code)
@@ -135,7 +136,7 @@ async def benchmark_plan(ctx: RunContext) -> tuple[str, str | None]:
 async def generate_plan(ctx: RunContext) -> tuple[str, str | None]:
     request = ctx.job.request
     models = request.get("models") or [request["model"]]
-    await generate(ctx, models, request.get("test_type", "basic"), force=bool(request.get("force")))
+    await write_modules(ctx, models, request.get("test_type", "basic"), force=bool(request.get("force")))
     return "passed", None
 
 
@@ -147,8 +148,8 @@ async def workflow_plan(ctx: RunContext) -> tuple[str, str | None]:
 
     async def make() -> list[str]:
         return [
-            *await generate(ctx, [model], request.get("test_type", "basic"), force=True),
-            *await generate(ctx, [model], "benchmark", force=True),
+            *await write_modules(ctx, [model], request.get("test_type", "basic"), force=True),
+            *await write_modules(ctx, [model], "benchmark", force=True),
         ]
 
     test_file, bench_file = await ctx.step("generate", make)
@@ -163,14 +164,6 @@ async def workflow_plan(ctx: RunContext) -> tuple[str, str | None]:
     await ctx.step("benchmark", lambda: run_step([bench_file], "-bench", bench_options(request)))
     ctx.job.exit_code = 0
     return "passed", None
-
-
-PLANS: dict[str, Any] = {
-    "test": test_plan,
-    "benchmark": benchmark_plan,
-    "generate": generate_plan,
-    "workflow": workflow_plan,
-}
 
 
 def failed_step(steps: list[dict[str, Any]]) -> str | None:

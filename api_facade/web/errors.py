@@ -5,6 +5,8 @@
 - :class:`BodyLimit` refuses request bodies over the configured size with a 413
   before the application reads them, and JSON bodies that are not UTF-8 or
   nest deeper than :data:`MAX_JSON_DEPTH` with a 400 that says so.
+- :func:`store_busy_handler` answers 503 with ``Retry-After`` when the shared
+  store stayed locked past the wait.
 - Messages are made safe to encode (a lone surrogate echoed back must not
   turn a 4xx into a 500).
 """
@@ -19,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pytest_ipfs_accel.store import StoreError
 
 #: no request body of this API nests deeper than a few levels; deeper is an attack or a mistake
 MAX_JSON_DEPTH = 32
@@ -195,3 +199,9 @@ async def _reply(send: Send, status: int, detail: str) -> None:
                     (b"connection", b"close")],
     })
     await send({"type": "http.response.body", "body": body})
+
+
+async def store_busy_handler(request: Any, exc: StoreError):
+    """The store stayed locked past the wait (or is unusable): a 503 that says so, not a 500."""
+    return JSONResponse({"detail": f"the results store is not available right now: {exc}"}, status_code=503,
+                        headers={"Retry-After": "5"})

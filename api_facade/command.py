@@ -1,4 +1,9 @@
-"""``ipfs-accel serve``: the API facade and dashboard (FastAPI on uvicorn)."""
+"""``ipfs-accel serve``: the API facade and dashboard (FastAPI on uvicorn).
+
+The facade owns its command; ``pytest_ipfs_accel.cli`` finds it by its module
+path (``api_facade.command``) in its table and imports it only when chosen, so
+the plugin package never imports the facade.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ import ipaddress
 import sys
 from pathlib import Path
 
-DEFAULT_DB = Path(".ipfs_accel/results.duckdb")
+from pytest_ipfs_accel.cli import CommandError
+from pytest_ipfs_accel.options import DEFAULT_DB
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +31,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_ipfs_accel.cli import CommandError
-
     try:
         import uvicorn
 
-        from api_facade.app import create_app
         from api_facade.settings import TOKEN_ENV, Settings
+        from api_facade.web.app import create_app
     except ImportError as exc:
         raise CommandError(f"the facade needs its extras: pip install 'pytest-ipfs-accel[serve]' ({exc})") from None
     from pytest_ipfs_accel import store

@@ -5,32 +5,40 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, WebSocket
 from fastapi.responses import PlainTextResponse
 
-from api_facade.auth import require_token
-from api_facade.deps import ERRORS, NOT_FOUND, RUN_SCOPE, ManagerDep, SettingsDep, find_job
-from api_facade.generation import template_names, test_types
-from api_facade.plans import generate_plan
-from api_facade.routers.common import cancel, detect_hardware, serve_events, start
-from api_facade.schemas import (
+from api_facade.runs.jobs import PREFIX
+from api_facade.runs.module_writer import template_names, test_types
+from api_facade.runs.plans import generate_plan
+from api_facade.web.auth import require_token
+from api_facade.web.deps import (
+    ERRORS,
+    NOT_FOUND,
+    RUN_SCOPE,
+    HubDep,
+    ManagerDep,
+    SettingsDep,
+    find_job,
+)
+from api_facade.web.requests import GenerateBatchRequest, GenerateRequest
+from api_facade.web.routers.common import cancel, detect_hardware, serve_events, start
+from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
     ErrorBody,
-    GenerateBatchRequest,
     GeneratedFile,
-    GenerateRequest,
     HardwareList,
     TaskCancelled,
     TaskResult,
     TaskStatus,
     Templates,
 )
-from api_facade.views import task_status
+from api_facade.web.views import task_status
 
-router = APIRouter(prefix="/api/generator", tags=["generator"], dependencies=[Depends(require_token)],
+router = APIRouter(prefix=PREFIX["generate"], tags=["generator"], dependencies=[Depends(require_token)],
                    responses=ERRORS)
-ws_router = APIRouter(prefix="/api/generator", tags=["generator"])
+ws_router = APIRouter(prefix=PREFIX["generate"], tags=["generator"])
 
 TaskId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="the id returned when the task was started")]
 
@@ -56,9 +64,9 @@ async def cancel_task(task_id: TaskId, manager: ManagerDep) -> TaskCancelled:
 
 
 @router.get("/status/{task_id}", response_model=TaskStatus, responses=NOT_FOUND)
-async def status(task_id: TaskId, request: Request, manager: ManagerDep) -> TaskStatus:
+async def status(task_id: TaskId, manager: ManagerDep, hub: HubDep) -> TaskStatus:
     job = await find_job(manager, task_id, "generate", "task")
-    return task_status(job, request.app.state.hub)
+    return task_status(job, hub)
 
 
 @router.get("/result/{task_id}", response_model=TaskResult, responses=NOT_FOUND)

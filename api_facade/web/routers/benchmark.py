@@ -8,20 +8,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 from pydantic import BaseModel, Field
 
-from api_facade import queries
-from api_facade.auth import require_token
-from api_facade.deps import (
+from api_facade import data
+from api_facade.runs.jobs import PREFIX
+from api_facade.runs.plans import benchmark_plan
+from api_facade.web.auth import require_token
+from api_facade.web.deps import (
     ERRORS,
     NOT_FOUND,
     RUN_SCOPE,
     DBDep,
+    HubDep,
     ManagerDep,
     RunId,
     SettingsDep,
     find_job,
 )
-from api_facade.plans import benchmark_plan
-from api_facade.routers.common import (
+from api_facade.web.requests import BenchmarkRunRequest
+from api_facade.web.routers.common import (
     cancel,
     check_shape,
     check_timeout,
@@ -29,26 +32,25 @@ from api_facade.routers.common import (
     serve_events,
     start,
 )
-from api_facade.routers.test import models as known_models
-from api_facade.schemas import (
+from api_facade.web.routers.test import models as known_models
+from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
     BenchmarkHistory,
     BenchmarkResults,
     BenchmarkRow,
-    BenchmarkRunRequest,
     Cancelled,
     ErrorBody,
     HardwareList,
     ModelList,
     RunStatus,
 )
-from api_facade.views import run_status
+from api_facade.web.views import run_status
 from pytest_ipfs_accel.bench.threshold import parse_threshold
 
-router = APIRouter(prefix="/api/benchmark", tags=["benchmark"], dependencies=[Depends(require_token)],
+router = APIRouter(prefix=PREFIX["benchmark"], tags=["benchmark"], dependencies=[Depends(require_token)],
                    responses=ERRORS)
-ws_router = APIRouter(prefix="/api/benchmark", tags=["benchmark"])
+ws_router = APIRouter(prefix=PREFIX["benchmark"], tags=["benchmark"])
 
 
 class CaseChange(BaseModel):
@@ -126,9 +128,9 @@ async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: M
 
 
 @router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
-async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
     job = await find_job(manager, run_id, "benchmark")
-    return run_status(job, manager, request.app.state.hub)
+    return run_status(job, manager, hub)
 
 
 @router.get("/results/{run_id}", response_model=BenchmarkResults, responses=NOT_FOUND)
@@ -143,7 +145,7 @@ async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> BenchmarkRes
 async def benchmark_rows(job, db) -> list[BenchmarkRow]:
     if job.active or not job.pytest_run_ids:
         return []  # cases arrive as BenchmarkResult events while the run goes on
-    rows = await db.call(queries.benchmark_rows, job.pytest_run_ids)
+    rows = await db.call(data.benchmark_rows, job.pytest_run_ids)
     return [BenchmarkRow(**r) for r in rows]
 
 
@@ -167,7 +169,7 @@ async def hardware() -> HardwareList:
 @router.get("/facets", response_model=HistoryFacets)
 async def facets(db: DBDep) -> HistoryFacets:
     """The models, backends, batch sizes, sequence lengths and dtypes the history holds."""
-    return HistoryFacets(**await db.call(queries.benchmark_models_and_hardware))
+    return HistoryFacets(**await db.call(data.benchmark_models_and_hardware))
 
 
 @router.get("/query", response_model=BenchmarkHistory)
@@ -182,7 +184,7 @@ async def query(
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> BenchmarkHistory:
     """Benchmark history across runs (oldest first): per run and case its median/p50, p90, p99."""
-    rows = await db.call(lambda con: queries.benchmark_history(
+    rows = await db.call(lambda con: data.benchmark_history(
         con, model=model, hardware=hardware, batch_size=batch_size, seq_len=seq_len, dtype=dtype,
         kind=kind, limit=limit))
     return BenchmarkHistory(results=[BenchmarkRow(**r) for r in rows])
@@ -209,7 +211,7 @@ async def compare(
         raise HTTPException(422, "query parameter threshold_pct: at most 1000%")
     refs = [await _plugin_run(manager, ref) for ref in (base, head)]
     try:
-        body: dict[str, Any] = await db.call(queries.compare_runs, refs[0], refs[1], threshold.pct, alpha,
+        body: dict[str, Any] = await db.call(data.compare_runs, refs[0], refs[1], threshold.pct, alpha,
                                              threshold.statistic)
     except StoreError as exc:
         raise HTTPException(404, str(exc)) from None

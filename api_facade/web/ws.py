@@ -5,7 +5,7 @@ extension, or close code 1008 where the server lacks it) before anything is
 sent.  Then the socket gets every event after ``since`` — the replay first,
 then live ones — each one JSON object with ``seq``; after ``RunFinished`` it is
 closed normally (1000).  A subscriber that falls ``subscriber_queue`` events
-behind is closed with :data:`~api_facade.hub.SLOW_CONSUMER` and a reason that
+behind is closed with :data:`~api_facade.runs.hub.SLOW_CONSUMER` and a reason that
 says from which ``seq`` to resume.  That close frame queues behind what the
 socket holds already, so it can only go out once the client reads again: the
 server waits for that up to ``close_wait_s`` (a stalled client would otherwise
@@ -21,9 +21,9 @@ from fastapi import WebSocket
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from api_facade.auth import chosen_subprotocol, websocket_denial
-from api_facade.hub import SLOW_CONSUMER, RunStream
+from api_facade.runs.hub import SLOW_CONSUMER, RunStream
 from api_facade.settings import Settings
+from api_facade.web.auth import chosen_subprotocol, websocket_denial
 
 
 async def deny(websocket: WebSocket, status: int, detail: str) -> None:

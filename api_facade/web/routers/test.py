@@ -8,30 +8,34 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
 
-from api_facade import db as dbq
-from api_facade.auth import require_token
-from api_facade.deps import (
+from api_facade import data
+from api_facade.runs.jobs import PREFIX
+from api_facade.runs.module_writer import known_models
+from api_facade.runs.plans import test_plan
+from api_facade.runs.pytest_cmd import TargetError, check_target
+from api_facade.web.auth import require_token
+from api_facade.web.deps import (
     ERRORS,
     NOT_FOUND,
     RUN_SCOPE,
     DBDep,
+    HubDep,
     ManagerDep,
     RunId,
     SettingsDep,
     find_job,
 )
-from api_facade.generation import known_models
-from api_facade.plans import test_plan
-from api_facade.pytest_cmd import TargetError, check_target
-from api_facade.routers.common import (
+from api_facade.web.requests import TestRunRequest
+from api_facade.web.routers.common import (
     cancel,
+    check_executor,
     check_timeout,
     check_workers,
     detect_hardware,
     serve_events,
     start,
 )
-from api_facade.schemas import (
+from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
     Cancelled,
@@ -44,12 +48,11 @@ from api_facade.schemas import (
     Status,
     TestResults,
     TestRow,
-    TestRunRequest,
 )
-from api_facade.views import run_status, run_summary
+from api_facade.web.views import run_status, run_summary
 
-router = APIRouter(prefix="/api/test", tags=["test"], dependencies=[Depends(require_token)], responses=ERRORS)
-ws_router = APIRouter(prefix="/api/test", tags=["test"])
+router = APIRouter(prefix=PREFIX["test"], tags=["test"], dependencies=[Depends(require_token)], responses=ERRORS)
+ws_router = APIRouter(prefix=PREFIX["test"], tags=["test"])
 
 RUN_KINDS = ("test", "benchmark", "workflow")
 
@@ -67,16 +70,17 @@ async def start_run(body: TestRunRequest, settings: SettingsDep, manager: Manage
         raise HTTPException(422, str(exc)) from None
     check_timeout(body.timeout_s, settings)
     check_workers(body.workers, settings)
+    check_executor(body.executor, body.hardware, body.workers, body.shards)
     request = body.model_dump()
     request["targets"] = list(dict.fromkeys(targets))
     return await start(manager, "test", request, test_plan, hardware=body.hardware)
 
 
 @router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
-async def status(run_id: RunId, request: Request, manager: ManagerDep) -> RunStatus:
+async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
     """Status, progress (collected vs done), counts so far, elapsed time and the current test."""
     job = await find_job(manager, run_id, "test")
-    return run_status(job, manager, request.app.state.hub)
+    return run_status(job, manager, hub)
 
 
 @router.get("/results/{run_id}", response_model=TestResults, responses=NOT_FOUND)
@@ -90,7 +94,7 @@ async def test_results(job, db) -> TestResults:
     if job.active or not job.pytest_run_ids:
         rows, source = list(job.progress.tests), "events"
     else:
-        rows, source = await db.call(dbq.test_rows, job.pytest_run_ids), "database"
+        rows, source = await db.call(data.test_rows, job.pytest_run_ids), "database"
     tests = [TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows]
     return TestResults(run_id=job.run_id, status=job.status, reason=job.reason,
                        counts=job.live_counts(), source=source, tests=tests)
@@ -106,7 +110,7 @@ async def runs(
 ) -> RunList:
     """Runs, newest first: status, counts, duration, hardware, start time."""
     kinds = (kind,) if kind else RUN_KINDS
-    jobs = await db.call(dbq.list_jobs, kinds, status, limit)
+    jobs = await db.call(data.list_jobs, kinds, status, limit)
     # live jobs carry live counts; the stored rows only get them at state changes
     jobs = [manager.live(j.run_id) or j for j in jobs]
     return RunList(runs=[run_summary(j) for j in jobs])

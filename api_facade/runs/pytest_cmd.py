@@ -1,4 +1,4 @@
-"""Allow-listing of run targets and the pytest command line a run executes.
+"""Allow-listing of run targets and the command line a run executes (pytest, or ``ipfs-accel run --ray``).
 
 The command is always a list (no shell), targets come after ``--`` so none
 can be read as an option, and each target must name an existing path under
@@ -91,6 +91,36 @@ def pytest_command(
         argv += ["-n", str(workers)]
     # node ids relative to the suite root, whatever ini file pytest finds above it
     argv += [f"--rootdir={rootdir}", "-q", "-p", "no:cacheprovider", *(extra or []), "--", *targets]
+    return argv
+
+
+def ray_command(
+    targets: list[str],
+    *,
+    run_id: str,
+    db: Path,
+    rootdir: Path,
+    events: str,
+    hardware: list[str],
+    shards: int | None = None,
+    address: str = "",
+    extra: list[str] | None = None,
+) -> list[str]:
+    """The argv of a run sharded on Ray: ``ipfs-accel run --ray[=ADDRESS] --hw ... --db DB -- <pytest args>``.
+
+    The driver sets ``--ipfs-hw``/``--ipfs-db``/``--ipfs-run-id`` on each shard itself (from
+    its own ``--hw``/``--db``/``--run-id``) and writes the whole run's events, shard by shard
+    tagged, to the ``--ipfs-events`` target given among pytest's arguments.
+    """
+    argv = [sys.executable, "-m", "pytest_ipfs_accel", "run", f"--ray={address}" if address else "--ray",
+            "--hw", ",".join(hardware)]
+    if shards:
+        argv += ["--shards", str(shards)]
+    argv += ["--db", str(db), "--run-id", run_id, "--"]
+    if not plugin_installed():
+        argv += ["-p", PLUGIN_MODULE]
+    argv += [f"--ipfs-events={events}", f"--rootdir={rootdir}", "-q", "-p", "no:cacheprovider",
+             *(extra or []), "--", *targets]
     return argv
 
 

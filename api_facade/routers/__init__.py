@@ -1,1 +1,0 @@
-"""One router module per API area (test, generator, benchmark, workflow)."""
