@@ -161,11 +161,12 @@ def _relay(child: subprocess.Popen, read_fd: int, spec: dict[str, Any]
             if not timed_out:
                 timed_out = True
                 child.send_signal(signal.SIGINT)
-                deadline = time.monotonic() + grace_s
-            else:
+            elif not killed:
                 child.kill()
                 killed = True
-                deadline = None
+            else:
+                break  # pytest is dead; whatever it handed the pipe to is not waited for
+            deadline = time.monotonic() + grace_s
             continue
         chunk = os.read(read_fd, 1 << 16)
         if not chunk:
