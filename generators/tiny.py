@@ -66,8 +66,6 @@ _HEADS_LIST_KEYS = {"num_heads", "num_attention_heads", "heads"}
 #: Where the generic rules cannot know an architecture's constraints.
 #: model type -> overrides applied after shrinking (sub-config keys as dicts).
 OVERRIDES: dict[str, dict[str, Any]] = {
-    # the encoder's input length is fixed at 2 * max_source_positions mel frames
-    "whisper": {"max_source_positions": 32},
     # CTC heads need a vocabulary the default configs leave to the checkpoint
     "wav2vec2-bert": {"vocab_size": 32},
     "wav2vec2-conformer": {"vocab_size": 32},
@@ -144,6 +142,12 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, PATCH)
         elif key == "vocab_size":
             out[key] = min(value, VOCAB)
+        elif key == "num_queries":  # detection queries: no more than a tiny image's anchors
+            out[key] = min(value, 10)
+        elif key == "max_source_positions" and "num_mel_bins" in d:
+            out[key] = min(value, 32)  # whisper-like encoders take exactly 2 * this many mel frames
+        elif key.endswith("tokens_per_image"):  # pooled image tokens: no more than the tiny image's patches
+            out[key] = min(value, 16)
     if isinstance(d.get("image_size"), list | tuple) and len(d["image_size"]) == 2:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
         if _is_int(d.get("patch_size")):
@@ -151,6 +155,8 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     if _is_int(d.get("window_size")) and _is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
         # windowed attention over several stages: each stage's grid must hold a window
         out["image_size"] = 2 * IMAGE
+    if "prediction_length" in d and d["prediction_length"] is None:  # time series: the horizon is required
+        out["prediction_length"] = 8
     if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
         out["head_dim"] = HEAD_DIM  # some configs leave it to the checkpoint
     if "kv_lora_rank" in d:  # multi-head latent attention: one key/value per query head
@@ -200,6 +206,8 @@ def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
 def _fit_token_ids(d: dict[str, Any]) -> None:
     """Special token ids of a large vocabulary moved inside the tiny one."""
     vocab = d.get("vocab_size")
+    if vocab is None and isinstance(d.get("text_config"), dict):  # a multimodal model's placeholders
+        vocab = d["text_config"].get("vocab_size")
     if not _is_int(vocab):
         return
     next_free = vocab - 1
@@ -219,6 +227,22 @@ def _fit_token_ids(d: dict[str, Any]) -> None:
             d[key] = [fit(t) for t in value] if isinstance(value, list) else fit(value)
         elif key in ("suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids"):
             d[key] = None
+
+
+def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
+    """Multimodal rotary sections (temporal, height, width) split the tiny head's rotary half.
+
+    Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
+    the model otherwise falls back to sections sized for a full head.
+    """
+    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in shrunk)]:
+        target = shrunk if key is None else shrunk.get(key)
+        if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
+            continue
+        head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
+        half = head // 2
+        sections = [half // 4, half // 4, half - 2 * (half // 4)]
+        target["rope_parameters"] = {**(target.get("rope_parameters") or {}), "mrope_section": sections}
 
 
 def default_config_dict(model_type: str) -> dict[str, Any]:
@@ -268,6 +292,7 @@ def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None)
 
     default = default_config_dict(model_type)
     shrunk = _merge(_shrink_dict(default), OVERRIDES.get(model_type, {}))
+    _fit_mrope(AutoConfig.for_model(model_type), shrunk)
     if shrink:
         shrunk = _merge(shrunk, shrink)
     overrides = {k: v for k, v in _diff(shrunk, default).items() if k not in _META_KEYS}
