@@ -107,6 +107,8 @@ def render(spec: ModelSpec, test_type: str = "basic") -> str:
         imports.add("AutoTokenizer")
     if spec.has_feature_extractor:
         imports.add("AutoFeatureExtractor")
+    if spec.has_image_processor:
+        imports.add("AutoImageProcessor")
     # module constants the templates refer to, in a stable order
     shown = [(k, v) for k, v in constants.items() if k not in ("MODEL_CLASS", "CAN_GENERATE")]
     context = {
