@@ -41,12 +41,12 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
 
-def image_tokens(model, pixel_values) -> int:
+def image_tokens(model, pixel_values, extra: dict | None = None) -> int:
     """How many placeholder tokens one image takes: the rows ``get_image_features`` returns per image."""
     import torch
 
     with torch.no_grad():
-        found = model.get_image_features(pixel_values=pixel_values)
+        found = model.get_image_features(pixel_values=pixel_values, **(extra or {}))
     pooled = getattr(found, "pooler_output", None) if not isinstance(found, torch.Tensor | list | tuple) else found
     if pooled is None:
         pooled = found if isinstance(found, torch.Tensor | list | tuple) else found.last_hidden_state
@@ -79,6 +79,8 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
     tried: list[str] = []
     if token is None:
         tried.append("the config names no image token id")
+    sized = "image_sizes" in inspect.signature(model.get_image_features).parameters if hasattr(
+        model, "get_image_features") else False
     for layout in ("4d", "5d"):
         if token is None:
             break
@@ -86,22 +88,23 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
         if layout == "5d":
             shape = (PROBE_BATCH, 1, channels, height, width)
         pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        extra = {"image_sizes": torch.tensor([[height, width]] * PROBE_BATCH)} if sized else {}
         try:
-            count = image_tokens(model, pixels)
+            count = image_tokens(model, pixels, extra)
             ids = torch.cat(
                 [torch.full((PROBE_BATCH, count), token), text_ids(constants, PROBE_BATCH, constants["SEQ_LEN"])],
                 dim=1,
             )
             with torch.no_grad():
-                model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels)
+                model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels, **extra)
         except Exception as exc:  # this layout does not fit the model: try the next
             tried.append(f"{layout} pixels: {_reason(exc)}")
             continue
-        return {"IMAGE_LAYOUT": layout, "IMAGE_TOKENS": count, "TEXT_ONLY_REASON": None}
+        return {"IMAGE_LAYOUT": layout, "IMAGE_TOKENS": count, "IMAGE_SIZES": sized, "TEXT_ONLY_REASON": None}
     ids = text_ids(constants, PROBE_BATCH, constants["SEQ_LEN"])
     with torch.no_grad():  # not even text alone: the generator reports the model's own error
         model(input_ids=ids, attention_mask=torch.ones_like(ids))
-    return {"IMAGE_LAYOUT": None, "IMAGE_TOKENS": 0, "TEXT_ONLY_REASON": "; ".join(tried)}
+    return {"IMAGE_LAYOUT": None, "IMAGE_TOKENS": 0, "IMAGE_SIZES": False, "TEXT_ONLY_REASON": "; ".join(tried)}
 
 
 def forward_arguments(cls: type) -> set[str]:

@@ -35,6 +35,7 @@ _WIDTH_KEYS = {
     "encoder_hidden_size", "decoder_hidden_size", "hidden_dims", "model_dim",
     "pooler_output_size", "classifier_proj_size", "codevector_dim", "proj_codevector_dim",
     "output_hidden_size", "adapter_hidden_size", "d_inner_hidden", "block_size_hidden",
+    "codebook_dim",
 }
 _HEAD_KEYS = {
     "num_attention_heads", "n_head", "n_heads", "encoder_attention_heads",
@@ -146,8 +147,16 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, 10)
         elif key == "max_source_positions" and "num_mel_bins" in d:
             out[key] = min(value, 32)  # whisper-like encoders take exactly 2 * this many mel frames
+        elif key.endswith("feature_layer") and value >= LAYERS:  # a layer of a (now shallower) tower
+            out[key] = LAYERS - 1
         elif key.endswith("tokens_per_image"):  # pooled image tokens: no more than the tiny image's patches
             out[key] = min(value, 16)
+    for key, value in d.items():
+        if key.endswith(("feature_layer", "feature_layers")) and isinstance(value, list | tuple):
+            out[key] = [min(v, LAYERS - 1) if _is_int(v) else v for v in value]
+        if key.startswith("per_layer") and isinstance(value, dict) and all(str(k).isdigit() for k in value):
+            # settings by layer index: those of the layers that remain
+            out[key] = {k: v for k, v in value.items() if int(k) < LAYERS}
     if isinstance(d.get("image_size"), list | tuple) and len(d["image_size"]) == 2:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
         if _is_int(d.get("patch_size")):
@@ -242,7 +251,8 @@ def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
         head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
         half = head // 2
         sections = [half // 4, half // 4, half - 2 * (half // 4)]
-        target["rope_parameters"] = {**(target.get("rope_parameters") or {}), "mrope_section": sections}
+        rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
+        target["rope_parameters"] = {**rope, "mrope_section": sections}
 
 
 def default_config_dict(model_type: str) -> dict[str, Any]:
