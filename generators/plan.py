@@ -192,7 +192,12 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_image(config))
     if family == "vision":
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
-    if family == "speech":
+    if family == "speech" and cls.main_input_name == "input_ids":
+        # audio-chat models in the speech mappings: their forward runs on the text prompt alone
+        out.update(_text(config))
+        out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
+        out["NUM_LABELS"] = None
+    elif family == "speech":
         out.update(_audio(config, cls.main_input_name))
         if out["IS_ENCODER_DECODER"]:
             out.update(_text(config))

@@ -101,6 +101,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(d)
     heads = HEADS
     for key, value in d.items():
+        name = key.removeprefix("mamba_")  # hybrid models prefix their state-space block's sizes
         if isinstance(value, dict) and "model_type" in value:
             out[key] = _shrink_dict(value)
         elif isinstance(value, list | tuple):
@@ -109,27 +110,27 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
                 out[key] = shrunk
         elif not _is_int(value):
             continue
-        elif key in _WIDTH_KEYS:
+        elif name in _WIDTH_KEYS:
             out[key] = min(value, WIDTH)
-        elif key in _HEAD_KEYS:
+        elif name in _HEAD_KEYS:
             out[key] = min(value, heads)
-        elif key in _KV_HEAD_KEYS:
+        elif name in _KV_HEAD_KEYS:
             out[key] = 1 if value == 1 else min(value, KV_HEADS)
-        elif key in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
+        elif name in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
             out[key] = min(value, HEAD_DIM)
         elif key.endswith("_lora_rank"):
             out[key] = min(value, 16)
         elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
             out[key] = 1
-        elif key in _LAYER_KEYS:
+        elif name in _LAYER_KEYS:
             out[key] = min(value, LAYERS)
-        elif key in _FFN_KEYS:
+        elif name in _FFN_KEYS:
             out[key] = min(value, FFN)
-        elif key in _EXPERT_KEYS:
+        elif name in _EXPERT_KEYS:
             out[key] = min(value, 4)
-        elif key in _TOPK_KEYS:
+        elif name in _TOPK_KEYS:
             out[key] = min(value, 2)
-        elif key in _POSITION_KEYS:
+        elif name in _POSITION_KEYS:
             out[key] = min(value, MAX_POSITIONS)
         elif key in ("rotary_dim", "rotary_emb_base_dim"):
             out[key] = min(value, HEAD_DIM)
@@ -164,6 +165,11 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     if _is_int(d.get("window_size")) and _is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
         # windowed attention over several stages: each stage's grid must hold a window
         out["image_size"] = 2 * IMAGE
+    if _is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
+        out["num_groups"] = 8
+    if {"expand", "num_heads", "head_dim"} <= d.keys() and _is_int(out.get("hidden_size")):
+        # state-space heads tile the expanded width: num_heads * head_dim == expand * hidden_size
+        out["num_heads"] = out["expand"] * out["hidden_size"] // out["head_dim"]
     if "prediction_length" in d and d["prediction_length"] is None:  # time series: the horizon is required
         out["prediction_length"] = 8
     if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
