@@ -167,9 +167,10 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         out["image_size"] = 2 * IMAGE
     if _is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
         out["num_groups"] = 8
-    if {"expand", "num_heads", "head_dim"} <= d.keys() and _is_int(out.get("hidden_size")):
-        # state-space heads tile the expanded width: num_heads * head_dim == expand * hidden_size
-        out["num_heads"] = out["expand"] * out["hidden_size"] // out["head_dim"]
+    for expand, heads_key, dim in (("expand", "num_heads", "head_dim"), ("mamba_expand", "mamba_n_heads", "mamba_d_head")):
+        if {expand, heads_key, dim} <= d.keys() and _is_int(out.get("hidden_size")) and _is_int(out[dim]):
+            # state-space heads tile the expanded width: heads * head dim == expand * hidden_size
+            out[heads_key] = out[expand] * out["hidden_size"] // out[dim]
     if "prediction_length" in d and d["prediction_length"] is None:  # time series: the horizon is required
         out["prediction_length"] = 8
     if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):

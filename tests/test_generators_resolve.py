@@ -176,3 +176,26 @@ def test_importing_the_generators_imports_no_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_models_cached_lists_each_entry_and_says_why_one_does_not_resolve(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from pytest_ipfs_accel import cli
+
+    for repo_id, config in (("someone/tiny-bert", {"model_type": "bert"}),
+                            ("someone/odd", {"model_type": "no_such_architecture"})):
+        repo = tmp_path / ("models--" + repo_id.replace("/", "--"))
+        (repo / "snapshots" / "abc").mkdir(parents=True)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("abc")
+        (repo / "snapshots" / "abc" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert cli.main(["models", "--cached"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("2 model repositories")
+    assert "someone/tiny-bert: bert (encoder-only, AutoModel) -> config only (no weights)" in lines[2]
+    assert lines[1].startswith("  someone/odd: does not resolve:") and "no_such_architecture" in lines[1]
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "absent"))
+    assert cli.main(["models", "--cached"]) == 0
+    assert "0 model repositories" in capsys.readouterr().out
