@@ -107,12 +107,12 @@ def test_generate_command_writes_refuses_and_forces(tmp_path, capsys):
 
 def test_generate_reports_each_failure_and_keeps_going(tmp_path, capsys):
     code = cli.main(
-        ["generate", "nobody/none", "t5", "llava", "--test-type", "comprehensive", "--out", str(tmp_path)]
+        ["generate", "nobody/none", "t5", "decision_transformer", "--test-type", "comprehensive", "--out", str(tmp_path)]
     )
     err = capsys.readouterr().err
     assert code == 1
     assert (tmp_path / "test_t5_comprehensive.py").is_file()
-    assert "nobody/none: cannot resolve" in err and "llava: model type 'llava'" in err
+    assert "nobody/none: cannot resolve" in err and "decision_transformer: model type 'decision_transformer'" in err
     assert "2 of 3 models failed" in err
 
 
