@@ -14,7 +14,11 @@ reasons (for openvino: the converter's).
     python benchmarks/model_coverage.py [--backend cpu,openvino] [--jobs 2] [--sample N]
     python benchmarks/model_coverage.py --backend cpu,wasm,webgpu --sample 40 --jobs 1
         (the browser backends: one Chromium per worker; `ipfs-accel browser install` first)
-                                        [--json out.json] [--only bert gpt2]
+                                        [--json out.json] [--only bert gpt2] [--family multimodal]
+
+Failures are split by cause: ``model`` (the model's own behaviour: a forward
+that is not deterministic, or NaN/inf in float32), ``environment`` (a library
+it needs is missing) and ``generator`` (the generated config, inputs or checks).
 
 It runs models in worker processes (one import of torch per worker, not per
 model) and gives each model ``--timeout`` seconds.
