@@ -167,7 +167,10 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         out["image_size"] = 2 * IMAGE
     if _is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
         out["num_groups"] = 8
-    for expand, heads_key, dim in (("expand", "num_heads", "head_dim"), ("mamba_expand", "mamba_n_heads", "mamba_d_head")):
+    for expand, heads_key, dim in (
+        ("expand", "num_heads", "head_dim"), ("mamba_expand", "mamba_n_heads", "mamba_d_head"),
+        ("expand", "mamba_num_heads", "mamba_head_dim"),
+    ):
         if {expand, heads_key, dim} <= d.keys() and _is_int(out.get("hidden_size")) and _is_int(out[dim]):
             # state-space heads tile the expanded width: heads * head dim == expand * hidden_size
             out[heads_key] = out[expand] * out["hidden_size"] // out[dim]
