@@ -14,7 +14,11 @@ reasons (for openvino: the converter's).
     python benchmarks/model_coverage.py [--backend cpu,openvino] [--jobs 2] [--sample N]
     python benchmarks/model_coverage.py --backend cpu,wasm,webgpu --sample 40 --jobs 1
         (the browser backends: one Chromium per worker; `ipfs-accel browser install` first)
-                                        [--json out.json] [--only bert gpt2]
+                                        [--json out.json] [--only bert gpt2] [--family multimodal]
+
+Failures are split by cause: ``model`` (the model's own behaviour: a forward
+that is not deterministic, or NaN/inf in float32), ``environment`` (a library
+it needs is missing) and ``generator`` (the generated config, inputs or checks).
 
 It runs models in worker processes (one import of torch per worker, not per
 model) and gives each model ``--timeout`` seconds.
@@ -133,13 +137,42 @@ def check_cpu(model_type: str, out_dir: str, timeout: int, run: bool) -> dict:
             module.test_forward(model, _hardware("cpu"))
         result["ok"] = True
         result["stage"] = "passed"
+        if getattr(module, "IMAGE_LAYOUT", "x") is None:
+            result["text_only"] = True  # a multimodal model the generator fed no image
     except BaseException as exc:  # report every failure with its reason, never stop
         result["reason"] = _reason(exc)
         result["where"] = traceback.extract_tb(exc.__traceback__)[-1].filename.rsplit("/", 1)[-1]
+        result["cause"] = _cause(exc, result)
     finally:
         signal.alarm(0)
     result["seconds"] = round(time.perf_counter() - start, 3)
     return result
+
+
+def _cause(exc: BaseException, result: dict) -> str:
+    """Whose failure: ``model`` (the model itself: a forward that is not deterministic, or
+    NaN/inf on valid inputs), ``environment`` (a library the model needs is missing) or
+    ``generator`` (everything else: the inputs, config or checks the generator wrote)."""
+    if isinstance(exc, ImportError) or "requires the" in str(exc) and "library" in str(exc):
+        return "environment"
+    module = result.get("_module")
+    if result["stage"] != "forward" or module is None:
+        return "generator"
+    import torch
+
+    try:
+        model, inputs = module.build_model(), module.make_inputs()
+        first, second = module.reference(model, inputs), module.reference(model, inputs)
+        names = [k for k, v in first.items() if isinstance(v, torch.Tensor)]
+        if any(not torch.equal(first[k], second[k]) for k in names):
+            result["reason"] += " [the model's forward is not deterministic: two runs on the same inputs differ]"
+            return "model"
+        if any(not torch.isfinite(first[k].float()).all() for k in names):
+            result["reason"] += " [the model's float32 forward gives NaN/inf on these inputs]"
+            return "model"
+    except Exception:  # the model fails on its own: the generator's inputs or config
+        return "generator"
+    return "generator"
 
 
 #: the lines of a converter's message that say what failed (the rest is its operator dump)
@@ -200,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per model")
     parser.add_argument("--only", nargs="*", help="these model types instead of all")
+    parser.add_argument("--family", help="only the model types of this family (develop one family at a time)")
     parser.add_argument("--json", type=Path, help="also write every result to this file")
     parser.add_argument("--out", type=Path, help="keep the generated modules in this directory")
     parser.add_argument("--verbose", action="store_true", help="print each model as it finishes")
@@ -216,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     from generators.families import FAMILIES
 
     types = args.only or sorted(MODEL_MAPPING_NAMES)
+    if args.family:
+        from generators.families import classify
+
+        if args.family not in FAMILIES:
+            parser.error(f"unknown family {args.family!r}; choose one of: {', '.join(FAMILIES)}")
+        types = [t for t in types if (classify(t) or ("",))[0] == args.family]
     if args.sample:
         types = types[:: args.sample]
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="ipfs_accel_coverage_"))
@@ -243,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     for family in (*FAMILIES, None):
         if tried[family]:
             print(f"{family or '(no family)':<18}{by_family[family]:>8}{tried[family]:>8}")
+    text_only = [r["model_type"] for r in passed if r.get("text_only")]
+    if tried["multimodal"]:
+        print(f"\nmultimodal: {by_family['multimodal'] - len(text_only)} pass with images and text, "
+              f"{len(text_only)} on text alone (no image layout the generator knows fits): "
+              f"{', '.join(text_only)}")
 
     modules = [r["module"] for r in results if r.get("module")]
     if modules:
@@ -255,13 +300,21 @@ def main(argv: list[str] | None = None) -> int:
         report_backend(results, backend)
 
     failures = [r for r in results if not r["ok"]]
-    categories = collections.Counter(_category(f"{r['stage']}: {r['reason']}") for r in failures)
-    print(f"\ntop cpu failure reasons ({len(failures)} failures):")
-    for reason, count in categories.most_common(15):
-        print(f"{count:>5}  {reason}")
+    by_cause = collections.Counter(r.get("cause", "generator") for r in failures)
+    print(f"\n{len(failures)} cpu failures by cause: {dict(by_cause)} (model: the model's own behaviour; "
+          "environment: a library it needs is missing; generator: the generated inputs, config or checks)")
+    for cause in ("generator", "model", "environment"):
+        group = [r for r in failures if r.get("cause", "generator") == cause]
+        if not group:
+            continue
+        categories = collections.Counter(_category(f"{r['stage']}: {r['reason']}") for r in group)
+        print(f"\ntop cpu failure reasons, {cause} ({len(group)}):")
+        for reason, count in categories.most_common(15 if cause == "generator" else 5):
+            print(f"{count:>5}  {reason}")
     print("\nevery failure:")
     for r in failures:
-        print(f"  {r['model_type']:<36} {r['family'] or '-':<16} {r['stage']:<8} {r['reason']}")
+        print(f"  {r['model_type']:<36} {r['family'] or '-':<16} {r.get('cause', 'generator'):<11} "
+              f"{r['stage']:<8} {r['reason']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -1,9 +1,10 @@
-"""A tiny checkpoint directory made offline: model, config and a real tokenizer.
+"""A tiny checkpoint directory made offline: model, config and its real preprocessors.
 
 ``save_tiny_checkpoint("bert", path)`` writes what ``from_pretrained`` needs
-(weights, ``config.json``, ``tokenizer.json`` ...), so the generated modules'
-checkpoint path -- real loading, real tokenization -- can be tried without
-downloading anything.
+(weights, ``config.json``, ``tokenizer.json``, a speech model's feature
+extractor, a vision model's image processor), so the generated modules'
+checkpoint path -- real loading, real preprocessing -- can be tried without
+downloading anything; ``save_to_hub_cache`` puts one where a model id resolves.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def build_tokenizer():
     )
 
 
-def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool = True) -> Path:
-    """Save a tiny random ``model_type`` model (and tokenizer) to ``path``."""
+def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool | None = None) -> Path:
+    """Save a tiny random ``model_type`` model (and tokenizer, by default where it takes text) to ``path``."""
     import torch
 
     from generators.families import family_of
@@ -47,6 +48,8 @@ def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool
 
     family, auto_class = family_of(model_type)
     config = tiny_config(model_type)
+    if with_tokenizer is None:
+        with_tokenizer = family not in ("vision", "detection", "time-series")
     if with_tokenizer:
         tokenizer = build_tokenizer()
         if len(tokenizer) > getattr(config, "vocab_size", 0):
@@ -66,7 +69,38 @@ def save_tiny_checkpoint(model_type: str, path: str | Path, with_tokenizer: bool
         tokenizer.save_pretrained(out)
     if family == "speech":
         build_feature_extractor(model_type, config).save_pretrained(out)
+    if family == "vision":
+        build_image_processor(model_type, config).save_pretrained(out)
     return out
+
+
+def save_to_hub_cache(model_type: str, repo_id: str, hub_dir: str | Path, revision: str = "0" * 40) -> Path:
+    """A tiny checkpoint stored as ``huggingface_hub`` stores a download of ``repo_id``.
+
+    ``hub_dir`` is the hub cache (``$HF_HOME/hub``): the files go to
+    ``models--org--name/snapshots/<revision>/`` and ``refs/main`` names the
+    revision, so ``from_pretrained(repo_id)`` finds them with ``HF_HUB_OFFLINE=1``.
+    """
+    repo = Path(hub_dir) / ("models--" + repo_id.replace("/", "--"))
+    snapshot = save_tiny_checkpoint(model_type, repo / "snapshots" / revision)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
+
+
+def build_image_processor(model_type: str, config):
+    """The model type's own image processor (its Pillow variant), sized to the config's images."""
+    import transformers
+    from transformers.models.auto.image_processing_auto import IMAGE_PROCESSOR_MAPPING_NAMES
+
+    from generators.plan import _image
+
+    names = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type)
+    name = names.get("pil") or next(iter(names.values())) if isinstance(names, dict) else names
+    if name is None:
+        raise ValueError(f"transformers has no image processor for {model_type!r}")
+    size = _image(config)
+    return getattr(transformers, name)(size={"height": size["IMAGE_HEIGHT"], "width": size["IMAGE_WIDTH"]})
 
 
 def build_feature_extractor(model_type: str, config):

@@ -3,7 +3,10 @@
 No architecture list is kept here: a model type belongs to the first family
 whose rule names an auto mapping that contains it (and none of the rule's
 excluded mappings), so an architecture added to transformers is picked up
-without a code change.
+without a code change. Types of the base mapping that no task mapping holds
+(sub-towers such as ``clip_vision_model``, codecs, time-series backbones) go
+by the main input their base class declares (``main_input_name``), i.e. by
+modality.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ FAMILIES: tuple[str, ...] = (
     "vision",
     "speech",
     "vision-text",
+    "multimodal",
+    "detection",
+    "time-series",
+    "audio",
 )
 
 #: chat/multimodal LMs mix an image or audio tower into a decoder; they are
@@ -34,14 +41,28 @@ _TEXT_HEADS = (
 )
 
 
+_DETECTION = (
+    ("MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES", "AutoModelForObjectDetection"),
+    ("MODEL_FOR_UNIVERSAL_SEGMENTATION_MAPPING_NAMES", "AutoModelForUniversalSegmentation"),
+    ("MODEL_FOR_INSTANCE_SEGMENTATION_MAPPING_NAMES", "AutoModelForInstanceSegmentation"),
+    ("MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES", "AutoModelForSemanticSegmentation"),
+    ("MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES", "AutoModelForDepthEstimation"),
+)
+
+
 @dataclass(frozen=True)
 class Rule:
-    """``family`` holds the model types of ``mapping`` (less ``exclude``), built with ``auto_class``."""
+    """``family`` holds the model types of ``mapping`` (less ``exclude``), built with ``auto_class``.
+
+    A rule with ``main_inputs`` instead holds the base-mapping types that no
+    earlier rule took and whose base class's ``main_input_name`` is one of them.
+    """
 
     family: str
     mapping: str
     auto_class: str
     exclude: tuple[str, ...] = ()
+    main_inputs: tuple[str, ...] = ()
 
 
 #: In precedence order: the first rule that matches decides.
@@ -54,6 +75,8 @@ RULES: tuple[Rule, ...] = (
     Rule("speech", "MODEL_FOR_AUDIO_FRAME_CLASSIFICATION_MAPPING_NAMES", "AutoModelForAudioFrameClassification"),
     Rule("encoder-decoder", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES", "AutoModelForSeq2SeqLM"),
     Rule("vision", "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES", "AutoModelForImageClassification", _MULTIMODAL),
+    Rule("vision", "MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES", "AutoModelForVideoClassification", _MULTIMODAL),
+    *(Rule("detection", m, auto, _MULTIMODAL) for m, auto in _DETECTION),
     Rule("vision", "MODEL_FOR_IMAGE_MAPPING_NAMES", "AutoModel", _MULTIMODAL),
     # bert & co. are also in the causal-LM mapping (BertLMHeadModel): masked LM wins
     Rule("encoder-only", "MODEL_FOR_MASKED_LM_MAPPING_NAMES", "AutoModel", _MULTIMODAL),
@@ -62,6 +85,19 @@ RULES: tuple[Rule, ...] = (
         for m in _TEXT_HEADS[1:]
     ),
     Rule("decoder-only", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES", "AutoModelForCausalLM", _MULTIMODAL),
+    Rule("multimodal", "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES", "AutoModelForImageTextToText"),
+    Rule("multimodal", "MODEL_FOR_MULTIMODAL_LM_MAPPING_NAMES", "AutoModelForMultimodalLM"),
+    Rule("time-series", "MODEL_FOR_TIME_SERIES_PREDICTION_MAPPING_NAMES", "AutoModelForTimeSeriesPrediction"),
+    Rule("time-series", "MODEL_FOR_TIME_SERIES_REGRESSION_MAPPING_NAMES", "AutoModel"),
+    Rule("audio", "MODEL_FOR_AUDIO_TOKENIZATION_NAMES", "AutoModelForAudioTokenization"),
+    Rule("audio", "MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES", "AutoModelForTextToWaveform"),
+    Rule("audio", "MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES", "AutoModelForTextToSpectrogram"),
+    # by modality: the main input of the base class (sub-towers, codecs, backbones)
+    Rule("vision", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("pixel_values", "pixel_values_videos")),
+    Rule("speech", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("input_features",)),
+    Rule("audio", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("input_values",)),
+    Rule("time-series", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("past_values",)),
+    Rule("encoder-only", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("input_ids",)),
 )
 
 #: the class a forced ``--family`` falls back to when no rule of it matches
@@ -72,10 +108,14 @@ FALLBACK_CLASS: dict[str, str] = {
     "vision": "AutoModel",
     "speech": "AutoModel",
     "vision-text": "AutoModel",
+    "multimodal": "AutoModelForImageTextToText",
+    "detection": "AutoModelForObjectDetection",
+    "time-series": "AutoModel",
+    "audio": "AutoModel",
 }
 
 #: families whose models ``generate`` text
-GENERATIVE: frozenset[str] = frozenset({"decoder-only", "encoder-decoder"})
+GENERATIVE: frozenset[str] = frozenset({"decoder-only", "encoder-decoder", "multimodal"})
 
 
 class FamilyError(ValueError):
@@ -88,12 +128,28 @@ def _mapping(name: str) -> dict[str, str]:
     return getattr(modeling_auto, name, {})
 
 
+def main_input_name(model_type: str) -> str | None:
+    """The ``main_input_name`` of the base-mapping class of ``model_type`` (imports its module)."""
+    import transformers
+
+    name = _mapping("MODEL_MAPPING_NAMES").get(model_type)
+    name = name[0] if isinstance(name, tuple | list) else name
+    try:
+        return getattr(getattr(transformers, name), "main_input_name", None)
+    except Exception:  # a model whose module needs what is not installed: no modality known
+        return None
+
+
+def _holds(rule: Rule, model_type: str) -> bool:
+    if model_type not in _mapping(rule.mapping) or any(model_type in _mapping(x) for x in rule.exclude):
+        return False
+    return not rule.main_inputs or main_input_name(model_type) in rule.main_inputs
+
+
 def classify(model_type: str) -> tuple[str, str] | None:
     """``(family, auto class)`` of a model type, or ``None`` when no rule matches."""
     for rule in RULES:
-        if model_type in _mapping(rule.mapping) and not any(
-            model_type in _mapping(x) for x in rule.exclude
-        ):
+        if _holds(rule, model_type):
             return rule.family, rule.auto_class
     return None
 
@@ -103,7 +159,7 @@ def auto_class_for(model_type: str, family: str) -> str:
     if family not in FAMILIES:
         raise FamilyError(f"unknown family {family!r}; choose one of: {', '.join(FAMILIES)}")
     for rule in RULES:
-        if rule.family == family and model_type in _mapping(rule.mapping):
+        if rule.family == family and _holds(rule, model_type):
             return rule.auto_class
     return FALLBACK_CLASS[family]
 
@@ -112,17 +168,18 @@ def family_of(model_type: str) -> tuple[str, str]:
     """``(family, auto class)``; raises `FamilyError` saying which mappings were consulted."""
     found = classify(model_type)
     if found is None:
-        consulted = ", ".join(dict.fromkeys(_short(r.mapping) for r in RULES))
+        consulted = ", ".join(dict.fromkeys(_short(r.mapping) for r in RULES if not r.main_inputs))
         raise FamilyError(
             f"model type {model_type!r} is in none of transformers' auto mappings that define "
-            f"the families ({consulted}); pass --family to choose one of: {', '.join(FAMILIES)}"
+            f"the families ({consulted}), and its main input says no modality; "
+            f"pass --family to choose one of: {', '.join(FAMILIES)}"
         )
     return found
 
 
 def _short(mapping: str) -> str:
     """``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`` -> ``causal lm``."""
-    return mapping.removeprefix("MODEL_FOR_").removesuffix("_MAPPING_NAMES").replace("_", " ").lower()
+    return mapping.removeprefix("MODEL_FOR_").removesuffix("_NAMES").removesuffix("_MAPPING").replace("_", " ").lower()
 
 
 def known_model_types() -> dict[str, list[str]]:

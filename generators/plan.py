@@ -116,6 +116,63 @@ def _audio(config, input_name: str) -> dict[str, Any]:
     raise ValueError(f"speech models taking {input_name!r} are not supported")
 
 
+def _special_ids(config) -> set[int]:
+    """Every special token id a config (and its sub-configs) names."""
+    found: set[int] = set()
+    for key, value in config.to_dict().items() if hasattr(config, "to_dict") else config.items():
+        if isinstance(value, dict):
+            found |= _special_ids(value)
+        elif str(key).endswith(("_token_id", "_token_index", "_token_ids")):
+            values = value if isinstance(value, list | tuple) else [value]
+            found |= {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+    return found
+
+
+def text_token_range(config, vocab: int) -> list[int]:
+    """``[low, high)``: the longest run of ids in the vocabulary that are no special token."""
+    special = sorted(i for i in _special_ids(config) if 0 <= i < vocab) + [vocab]
+    best, start = (1, 1), 1
+    for stop in special:
+        if stop - start > best[1] - best[0]:
+            best = (start, stop)
+        start = max(start, stop + 1)
+    return list(best)
+
+
+def _multimodal(config) -> dict[str, Any]:
+    out = {**_text(config), **_image(config)}
+    token = _first(config, "image_token_id", "image_token_index")
+    text = getattr(config, "text_config", None)
+    if token is None and text is not None:
+        token = _first(text, "image_token_id", "image_token_index")
+    out["IMAGE_TOKEN_ID"] = int(token) if isinstance(token, int) else None
+    out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
+    return out
+
+
+def _time_series(config, cls) -> dict[str, Any]:
+    from generators.probe import forward_arguments
+
+    args = forward_arguments(cls)
+    lags = _first(config, "lags_sequence", default=[0]) or [0]
+    context = _first(config, "context_length", "context_len", default=32)
+    channels = _first(config, "num_input_channels", "input_size", default=1)
+    multivariate = hasattr(config, "num_input_channels") or channels != 1
+    out = {
+        "CONTEXT_LEN": int(context) + max(lags),
+        # (batch, length, channels) for multivariate models, (batch, length) otherwise
+        "NUM_CHANNELS": int(channels) if multivariate else None,
+        "PREDICTION_LEN": int(_first(config, "prediction_length", "horizon_length", default=8)),
+        "INPUT_KEYS": sorted(args & {
+            "past_values", "past_time_features", "past_observed_mask", "future_values",
+            "future_time_features", "past_values_padding", "freq",
+        }),
+    }
+    features = _first(config, "num_time_features", default=0) + _first(config, "num_dynamic_real_features", default=0)
+    out["NUM_TIME_FEATURES"] = int(features)  # may be 0: an empty last dimension
+    return out
+
+
 def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     """Constants for the module of ``spec``: input sizes, expected output sizes."""
     config = load_config(spec) if config is None else config
@@ -135,12 +192,35 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_image(config))
     if family == "vision":
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
-    if family == "speech":
+    if family == "speech" and cls.main_input_name == "input_ids":
+        # audio-chat models in the speech mappings: their forward runs on the text prompt alone
+        out.update(_text(config))
+        out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
+        out["NUM_LABELS"] = None
+    elif family == "speech":
         out.update(_audio(config, cls.main_input_name))
         if out["IS_ENCODER_DECODER"]:
             out.update(_text(config))
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
-    if out["IS_ENCODER_DECODER"] or family == "encoder-decoder":
+    if family == "multimodal":
+        from generators import probe
+
+        out.update(_multimodal(config))
+        out.update(probe.multimodal(cls, config, out))
+    if family == "detection":
+        out.update(_image(config))
+    if family == "time-series":
+        out.update(_time_series(config, cls))
+    if family == "audio":
+        if cls.main_input_name == "input_values":
+            from generators import probe
+
+            out["AUDIO_LEN"] = AUDIO_SAMPLES
+            out.update(probe.audio_layout(cls, config, AUDIO_SAMPLES))
+        else:
+            out.update(_text(config))
+            out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
+    if (out["IS_ENCODER_DECODER"] or family == "encoder-decoder") and family not in ("audio", "time-series"):
         start = _first(config, "decoder_start_token_id", "pad_token_id", default=0)
         out["DECODER_START_TOKEN_ID"] = int(start)
     return out

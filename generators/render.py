@@ -54,21 +54,23 @@ def template_name(family: str) -> str:
 
 def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any]:
     family = spec.family
-    generative = family in GENERATIVE or (
+    generative = (family in GENERATIVE and (family != "multimodal" or constants["CAN_GENERATE"])) or (
         family == "speech" and constants["IS_ENCODER_DECODER"] and constants["CAN_GENERATE"]
     )
-    if family == "vision":
+    if family in ("vision", "detection"):
         sizes, prefix, name = [constants["IMAGE_HEIGHT"]], "i", "image_size"
-    elif family == "speech":
+    elif family == "time-series":  # the series length the model was configured for
+        sizes, prefix, name = [constants["CONTEXT_LEN"]], "t", "series_length"
+    elif family in ("speech", "audio") and constants["INPUT_NAME"] != "input_ids":
         fixed = constants["INPUT_NAME"] == "input_features"
-        sizes = [constants["AUDIO_LEN"]] if fixed else [8000, 16000]
+        sizes = [constants["AUDIO_LEN"]] if fixed else [8000, 16000]  # half a second, a second
         prefix, name = ("f", "frames") if fixed else ("a", "samples")
     else:
         limit = constants.get("MAX_POSITIONS", 512)
         sizes = [s for s in (16, 64) if s <= limit] or [constants["SEQ_LEN"]]
         prefix, name = "s", "seq_len"
     realistic = spec.full_size or spec.checkpoint is not None
-    if realistic and family not in ("vision", "speech"):
+    if realistic and prefix == "s":
         limit = constants.get("MAX_POSITIONS", 512)
         sizes = [s for s in (128, 512) if s <= limit] or sizes
     return {
@@ -76,7 +78,7 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
         "sizes": sizes,
         "size_prefix": prefix,
         "size_name": name,
-        "tokens": family not in ("vision", "speech"),
+        "tokens": prefix == "s",
         "generative": generative,
         "new_tokens": 16,
         # a requested sequence length past this is skipped with the reason (IPFS_ACCEL_BENCH_SEQ_LENS)
@@ -107,6 +109,8 @@ def render(spec: ModelSpec, test_type: str = "basic") -> str:
         imports.add("AutoTokenizer")
     if spec.has_feature_extractor:
         imports.add("AutoFeatureExtractor")
+    if spec.has_image_processor:
+        imports.add("AutoImageProcessor")
     # module constants the templates refer to, in a stable order
     shown = [(k, v) for k, v in constants.items() if k not in ("MODEL_CLASS", "CAN_GENERATE")]
     context = {

@@ -70,6 +70,7 @@ class ModelSpec:
     source: str = ""  # how the model type was found, in words
     has_tokenizer: bool = False
     has_feature_extractor: bool = False
+    has_image_processor: bool = False
     full_size: bool = False  # the default configuration instead of a tiny one (random weights)
     notes: tuple[str, ...] = field(default=())
 
@@ -161,11 +162,12 @@ def resolve(reference: str, family: str | None = None) -> ModelSpec:
         family, auto_class = family_of(model_type)
     else:
         auto_class = auto_class_for(model_type, family)
-    has_tok = has_fe = False
+    has_tok = has_fe = has_ip = False
     if checkpoint is not None:
         files = set(os.listdir(checkpoint))
         has_tok = any(f in files for f in _TOKENIZER_FILES)
         has_fe = "preprocessor_config.json" in files and family == "speech"
+        has_ip = "preprocessor_config.json" in files and family == "vision"
     return ModelSpec(
         reference=reference,
         model_type=model_type,
@@ -176,4 +178,5 @@ def resolve(reference: str, family: str | None = None) -> ModelSpec:
         source=source,
         has_tokenizer=has_tok,
         has_feature_extractor=has_fe,
+        has_image_processor=has_ip,
     )

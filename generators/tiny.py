@@ -35,6 +35,7 @@ _WIDTH_KEYS = {
     "encoder_hidden_size", "decoder_hidden_size", "hidden_dims", "model_dim",
     "pooler_output_size", "classifier_proj_size", "codevector_dim", "proj_codevector_dim",
     "output_hidden_size", "adapter_hidden_size", "d_inner_hidden", "block_size_hidden",
+    "codebook_dim",
 }
 _HEAD_KEYS = {
     "num_attention_heads", "n_head", "n_heads", "encoder_attention_heads",
@@ -66,8 +67,6 @@ _HEADS_LIST_KEYS = {"num_heads", "num_attention_heads", "heads"}
 #: Where the generic rules cannot know an architecture's constraints.
 #: model type -> overrides applied after shrinking (sub-config keys as dicts).
 OVERRIDES: dict[str, dict[str, Any]] = {
-    # the encoder's input length is fixed at 2 * max_source_positions mel frames
-    "whisper": {"max_source_positions": 32},
     # CTC heads need a vocabulary the default configs leave to the checkpoint
     "wav2vec2-bert": {"vocab_size": 32},
     "wav2vec2-conformer": {"vocab_size": 32},
@@ -102,6 +101,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(d)
     heads = HEADS
     for key, value in d.items():
+        name = key.removeprefix("mamba_")  # hybrid models prefix their state-space block's sizes
         if isinstance(value, dict) and "model_type" in value:
             out[key] = _shrink_dict(value)
         elif isinstance(value, list | tuple):
@@ -110,27 +110,27 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
                 out[key] = shrunk
         elif not _is_int(value):
             continue
-        elif key in _WIDTH_KEYS:
+        elif name in _WIDTH_KEYS:
             out[key] = min(value, WIDTH)
-        elif key in _HEAD_KEYS:
+        elif name in _HEAD_KEYS:
             out[key] = min(value, heads)
-        elif key in _KV_HEAD_KEYS:
+        elif name in _KV_HEAD_KEYS:
             out[key] = 1 if value == 1 else min(value, KV_HEADS)
-        elif key in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
+        elif name in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
             out[key] = min(value, HEAD_DIM)
         elif key.endswith("_lora_rank"):
             out[key] = min(value, 16)
         elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
             out[key] = 1
-        elif key in _LAYER_KEYS:
+        elif name in _LAYER_KEYS:
             out[key] = min(value, LAYERS)
-        elif key in _FFN_KEYS:
+        elif name in _FFN_KEYS:
             out[key] = min(value, FFN)
-        elif key in _EXPERT_KEYS:
+        elif name in _EXPERT_KEYS:
             out[key] = min(value, 4)
-        elif key in _TOPK_KEYS:
+        elif name in _TOPK_KEYS:
             out[key] = min(value, 2)
-        elif key in _POSITION_KEYS:
+        elif name in _POSITION_KEYS:
             out[key] = min(value, MAX_POSITIONS)
         elif key in ("rotary_dim", "rotary_emb_base_dim"):
             out[key] = min(value, HEAD_DIM)
@@ -144,6 +144,20 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, PATCH)
         elif key == "vocab_size":
             out[key] = min(value, VOCAB)
+        elif key == "num_queries":  # detection queries: no more than a tiny image's anchors
+            out[key] = min(value, 10)
+        elif key == "max_source_positions" and "num_mel_bins" in d:
+            out[key] = min(value, 32)  # whisper-like encoders take exactly 2 * this many mel frames
+        elif key.endswith("feature_layer") and value >= LAYERS:  # a layer of a (now shallower) tower
+            out[key] = LAYERS - 1
+        elif key.endswith("tokens_per_image"):  # pooled image tokens: no more than the tiny image's patches
+            out[key] = min(value, 16)
+    for key, value in d.items():
+        if key.endswith(("feature_layer", "feature_layers")) and isinstance(value, list | tuple):
+            out[key] = [min(v, LAYERS - 1) if _is_int(v) else v for v in value]
+        if key.startswith("per_layer") and isinstance(value, dict) and all(str(k).isdigit() for k in value):
+            # settings by layer index: those of the layers that remain
+            out[key] = {k: v for k, v in value.items() if int(k) < LAYERS}
     if isinstance(d.get("image_size"), list | tuple) and len(d["image_size"]) == 2:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
         if _is_int(d.get("patch_size")):
@@ -151,6 +165,17 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     if _is_int(d.get("window_size")) and _is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
         # windowed attention over several stages: each stage's grid must hold a window
         out["image_size"] = 2 * IMAGE
+    if _is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
+        out["num_groups"] = 8
+    for expand, heads_key, dim in (
+        ("expand", "num_heads", "head_dim"), ("mamba_expand", "mamba_n_heads", "mamba_d_head"),
+        ("expand", "mamba_num_heads", "mamba_head_dim"),
+    ):
+        if {expand, heads_key, dim} <= d.keys() and _is_int(out.get("hidden_size")) and _is_int(out[dim]):
+            # state-space heads tile the expanded width: heads * head dim == expand * hidden_size
+            out[heads_key] = out[expand] * out["hidden_size"] // out[dim]
+    if "prediction_length" in d and d["prediction_length"] is None:  # time series: the horizon is required
+        out["prediction_length"] = 8
     if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
         out["head_dim"] = HEAD_DIM  # some configs leave it to the checkpoint
     if "kv_lora_rank" in d:  # multi-head latent attention: one key/value per query head
@@ -200,6 +225,8 @@ def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
 def _fit_token_ids(d: dict[str, Any]) -> None:
     """Special token ids of a large vocabulary moved inside the tiny one."""
     vocab = d.get("vocab_size")
+    if vocab is None and isinstance(d.get("text_config"), dict):  # a multimodal model's placeholders
+        vocab = d["text_config"].get("vocab_size")
     if not _is_int(vocab):
         return
     next_free = vocab - 1
@@ -219,6 +246,23 @@ def _fit_token_ids(d: dict[str, Any]) -> None:
             d[key] = [fit(t) for t in value] if isinstance(value, list) else fit(value)
         elif key in ("suppress_tokens", "begin_suppress_tokens", "forced_decoder_ids"):
             d[key] = None
+
+
+def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
+    """Multimodal rotary sections (temporal, height, width) split the tiny head's rotary half.
+
+    Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
+    the model otherwise falls back to sections sized for a full head.
+    """
+    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in shrunk)]:
+        target = shrunk if key is None else shrunk.get(key)
+        if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
+            continue
+        head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
+        half = head // 2
+        sections = [half // 4, half // 4, half - 2 * (half // 4)]
+        rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
+        target["rope_parameters"] = {**rope, "mrope_section": sections}
 
 
 def default_config_dict(model_type: str) -> dict[str, Any]:
@@ -268,6 +312,7 @@ def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None)
 
     default = default_config_dict(model_type)
     shrunk = _merge(_shrink_dict(default), OVERRIDES.get(model_type, {}))
+    _fit_mrope(AutoConfig.for_model(model_type), shrunk)
     if shrink:
         shrunk = _merge(shrunk, shrink)
     overrides = {k: v for k, v in _diff(shrunk, default).items() if k not in _META_KEYS}

@@ -23,6 +23,22 @@ from generators.resolve import NAME_TABLE, ResolveError, module_name, resolve
         ("whisper", "speech", "AutoModelForSpeechSeq2Seq"),
         ("wav2vec2", "speech", "AutoModelForCTC"),
         ("clip", "vision-text", "AutoModel"),
+        ("llava", "multimodal", "AutoModelForImageTextToText"),
+        ("gemma3", "multimodal", "AutoModelForImageTextToText"),  # also a causal LM: images win
+        ("detr", "detection", "AutoModelForObjectDetection"),
+        ("mask2former", "detection", "AutoModelForUniversalSegmentation"),
+        ("glpn", "detection", "AutoModelForDepthEstimation"),
+        ("vjepa2", "vision", "AutoModelForVideoClassification"),
+        ("timesfm", "time-series", "AutoModelForTimeSeriesPrediction"),
+        ("patchtst", "time-series", "AutoModel"),
+        ("dac", "audio", "AutoModelForAudioTokenization"),
+        ("vits", "audio", "AutoModelForTextToWaveform"),
+        # in no task mapping: by the main input of their base class
+        ("clip_vision_model", "vision", "AutoModel"),
+        ("qwen2_audio_encoder", "speech", "AutoModel"),
+        ("encodec", "audio", "AutoModel"),
+        ("informer", "time-series", "AutoModel"),
+        ("qwen2_vl_text", "encoder-only", "AutoModel"),
     ],
 )
 def test_family_comes_from_the_auto_mappings(model_type, family, auto_class):
@@ -34,20 +50,26 @@ def test_a_new_architecture_is_classified_without_code_changes(monkeypatch):
 
     monkeypatch.setitem(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "brand_new", "BrandNewForCausalLM")
     assert classify("brand_new") == ("decoder-only", "AutoModelForCausalLM")
+    monkeypatch.setitem(modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES, "brand_new_vl", "X")
+    assert classify("brand_new_vl") == ("multimodal", "AutoModelForImageTextToText")
 
 
-def test_known_model_types_cover_all_six_families():
+def test_known_model_types_cover_every_family():
     known = known_model_types()
     assert set(known) == set(FAMILIES)
     assert all(known[f] for f in FAMILIES)
     assert "bert" in known["encoder-only"] and "clip" in known["vision-text"]
-    # multimodal chat models belong to none of the families
-    assert not any("llava" in types for types in known.values())
+    assert "llava" in known["multimodal"] and "rt_detr" in known["detection"]
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    # nearly every base type has a family now (the rest take no text, image, audio or series)
+    assert sum(map(len, known.values())) >= 0.95 * len(MODEL_MAPPING_NAMES)
 
 
 def test_a_type_outside_every_family_says_what_was_consulted():
-    with pytest.raises(FamilyError, match=r"'llava' is in none of .*causal lm.*--family"):
-        family_of("llava")
+    # a decision transformer takes states: no modality the families know
+    with pytest.raises(FamilyError, match=r"'decision_transformer' is in none of .*causal lm.*main input.*--family"):
+        family_of("decision_transformer")
 
 
 def test_model_type_reference():
@@ -154,3 +176,26 @@ def test_importing_the_generators_imports_no_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_models_cached_lists_each_entry_and_says_why_one_does_not_resolve(tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    from pytest_ipfs_accel import cli
+
+    for repo_id, config in (("someone/tiny-bert", {"model_type": "bert"}),
+                            ("someone/odd", {"model_type": "no_such_architecture"})):
+        repo = tmp_path / ("models--" + repo_id.replace("/", "--"))
+        (repo / "snapshots" / "abc").mkdir(parents=True)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("abc")
+        (repo / "snapshots" / "abc" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert cli.main(["models", "--cached"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("2 model repositories")
+    assert "someone/tiny-bert: bert (encoder-only, AutoModel) -> config only (no weights)" in lines[2]
+    assert lines[1].startswith("  someone/odd: does not resolve:") and "no_such_architecture" in lines[1]
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "absent"))
+    assert cli.main(["models", "--cached"]) == 0
+    assert "0 model repositories" in capsys.readouterr().out

@@ -107,12 +107,12 @@ def test_generate_command_writes_refuses_and_forces(tmp_path, capsys):
 
 def test_generate_reports_each_failure_and_keeps_going(tmp_path, capsys):
     code = cli.main(
-        ["generate", "nobody/none", "t5", "llava", "--test-type", "comprehensive", "--out", str(tmp_path)]
+        ["generate", "nobody/none", "t5", "decision_transformer", "--test-type", "comprehensive", "--out", str(tmp_path)]
     )
     err = capsys.readouterr().err
     assert code == 1
     assert (tmp_path / "test_t5_comprehensive.py").is_file()
-    assert "nobody/none: cannot resolve" in err and "llava: model type 'llava'" in err
+    assert "nobody/none: cannot resolve" in err and "decision_transformer: model type 'decision_transformer'" in err
     assert "2 of 3 models failed" in err
 
 
@@ -147,7 +147,7 @@ def test_full_size_modules_use_the_default_configuration(tmp_path):
 def test_coverage_script_runs_generated_code(tmp_path):
     repo = Path(__file__).resolve().parent.parent
     out = subprocess.run(
-        [sys.executable, "benchmarks/model_coverage.py", "--jobs", "1", "--only", "bert", "llava",
+        [sys.executable, "benchmarks/model_coverage.py", "--jobs", "1", "--only", "bert", "decision_transformer",
          "--out", str(tmp_path), "--json", str(tmp_path / "r.json")],
         capture_output=True, text=True, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)},
         timeout=300,
@@ -156,5 +156,49 @@ def test_coverage_script_runs_generated_code(tmp_path):
     assert "1 of 2 model types pass" in out.stdout
     results = {r["model_type"]: r for r in json.loads((tmp_path / "r.json").read_text())}
     assert results["bert"]["ok"] and results["bert"]["family"] == "encoder-only"
-    assert results["llava"]["stage"] == "resolve" and "FamilyError" in results["llava"]["reason"]
+    failed = results["decision_transformer"]
+    assert failed["stage"] == "resolve" and "FamilyError" in failed["reason"] and failed["cause"] == "generator"
+    assert "1 cpu failures by cause: {'generator': 1}" in out.stdout
     assert (tmp_path / "test_bert.py").is_file()
+
+
+def test_coverage_tells_model_behaviour_from_the_generators_failures():
+    """A model whose forward is not deterministic fails for its own reasons, not the generator's."""
+    import importlib.util
+    import types
+
+    import torch
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "model_coverage.py"
+    spec = importlib.util.spec_from_file_location("model_coverage", path)
+    coverage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(coverage)
+
+    def module(noise: float):
+        return types.SimpleNamespace(
+            build_model=lambda: torch.nn.Identity(),
+            make_inputs=lambda: {"x": torch.ones(2)},
+            reference=lambda model, inputs: {"out": inputs["x"] + noise * torch.rand(2)},
+        )
+
+    mismatch = AssertionError("out: tensors are not close")
+    for noise, cause in ((1.0, "model"), (0.0, "generator")):
+        result = {"stage": "forward", "_module": module(noise), "reason": "AssertionError: not close"}
+        assert coverage._cause(mismatch, result) == cause
+        assert ("not deterministic" in result["reason"]) == (cause == "model")
+    missing = ImportError("X requires the natten library but it was not found")
+    assert coverage._cause(missing, {"stage": "build"}) == "environment"
+
+
+@pytest.mark.parametrize("model_type", ["mamba2", "bamba"])
+def test_tiny_state_space_configs_pass_their_own_validation(model_type):
+    """Heads x head size must tile the expanded width; the shrunk sizes are made to."""
+    config = tiny_config(model_type)
+    assert config.hidden_size <= 32
+
+
+def test_text_token_range_avoids_special_tokens():
+    from generators.plan import text_token_range
+
+    config = {"pad_token_id": 0, "bos_token_id": 1, "text_config": {"image_token_id": 98, "eos_token_id": 2}}
+    assert text_token_range(config, 99) == [3, 98]

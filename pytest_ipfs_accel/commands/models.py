@@ -9,6 +9,8 @@ import json
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--family", help="only this family")
+    parser.add_argument("--cached", action="store_true",
+                        help="what the local Hugging Face cache holds and what each entry resolves to")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,6 +18,10 @@ def run(args: argparse.Namespace) -> int:
     from generators.resolve import NAME_TABLE
     from pytest_ipfs_accel.cli import CommandError
 
+    if args.cached:
+        from pytest_ipfs_accel.commands import cached
+
+        return cached.run(args)
     if args.family is not None and args.family not in FAMILIES:
         raise CommandError(f"unknown family {args.family!r}; choose one of: {', '.join(FAMILIES)}")
     families = known_model_types()
