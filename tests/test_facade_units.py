@@ -272,6 +272,23 @@ def test_progress_follows_final_results_not_phases():
                                  "hardware": "cpu", "model": "bert", "message": "boom"}
 
 
+def test_progress_drops_a_retried_ray_attempt():
+    """A Ray run streams a failed attempt's results before its retry: the retried mark withdraws them."""
+    progress = Progress()
+    for event in [
+        {"$report_type": "CollectionFinished", "count": 2},
+        {"$report_type": "TestResult", "nodeid": "t::a", "outcome": "passed", "shard": 0, "attempt": 0},
+        {"$report_type": "TestResult", "nodeid": "t::b", "outcome": "failed", "shard": 1, "attempt": 0},
+        {"$report_type": "ShardResult", "shard": 0, "attempt": 0, "status": "lost", "retried": True},
+        {"$report_type": "TestResult", "nodeid": "t::a", "outcome": "passed", "shard": 0, "attempt": 1},
+        {"$report_type": "ShardResult", "shard": 0, "attempt": 1, "status": "passed", "retried": False},
+    ]:
+        progress.observe(event)
+    assert progress.done == 2 and progress.counts == {"passed": 1, "failed": 1}
+    assert [(r["nodeid"], r["outcome"]) for r in progress.rows()] == [("t::b", "failed"), ("t::a", "passed")]
+    assert all(not key.startswith("_") for row in progress.rows() for key in row)
+
+
 def test_job_record_round_trips():
     job = Job("run-1", "test", {"targets": ["tests"]}, hardware=["cpu"])
     job.status, job.counts = "passed", {"passed": 2}

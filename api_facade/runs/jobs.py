@@ -62,6 +62,8 @@ class Progress:
     The plugin's ``TestResult`` events carry the recorder's final row of each
     item (the same row that lands in ``test_results``), so the live counts
     agree with the database.  Subtest rows refine an item and are not counted.
+    A Ray run's events carry ``shard``/``attempt``; a ``ShardResult`` marked
+    ``retried`` withdraws that attempt's results (its rows are not merged either).
     """
 
     collected: int | None = None
@@ -77,6 +79,8 @@ class Progress:
             self._result(event)
         elif kind == "TestStart":
             self.current = _text(event.get("nodeid"))
+        elif kind == "ShardResult" and event.get("retried") is True:
+            self._withdraw((event.get("shard"), event.get("attempt")))
         elif kind == "CollectionFinished":
             count = event.get("count")
             if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
@@ -88,11 +92,9 @@ class Progress:
         outcome = _text(event.get("outcome"))
         if not nodeid or not outcome or event.get("subtest") is not None:
             return
-        if event.get("when") != "collect":
-            self.done += 1
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
         if self.current == nodeid:
             self.current = None
+        self._count(event.get("when"), outcome, +1)
         self.tests.append({
             "nodeid": nodeid,
             "outcome": outcome,
@@ -100,7 +102,30 @@ class Progress:
             "hardware": _text(event.get("hardware")),
             "model": _text(event.get("model")),
             "message": _text(event.get("message")),
+            **({"_attempt": (event["shard"], event.get("attempt"))} if "shard" in event else {}),
+            **({"_when": "collect"} if event.get("when") == "collect" else {}),
         })
+
+    def _count(self, when: Any, outcome: str, step: int) -> None:
+        if when != "collect":
+            self.done += step
+        self.counts[outcome] = self.counts.get(outcome, 0) + step
+        if not self.counts[outcome]:
+            del self.counts[outcome]
+
+    def _withdraw(self, attempt: tuple[Any, Any]) -> None:
+        """Drop the results of a Ray shard attempt that was retried."""
+        kept = []
+        for row in self.tests:
+            if row.get("_attempt") == attempt:
+                self._count(row.get("_when"), row["outcome"], -1)
+            else:
+                kept.append(row)
+        self.tests = kept
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The results as the API shows them (without the bookkeeping keys)."""
+        return [{k: v for k, v in row.items() if not k.startswith("_")} for row in self.tests]
 
 
 def _text(value: Any) -> str | None:

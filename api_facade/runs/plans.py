@@ -101,7 +101,7 @@ def _pytest_outcome(ctx: RunContext, code: int) -> tuple[str, str | None]:
     ctx.job.exit_code = code
     status, reason = ctx.exit_reason(code)
     if status == "failed":
-        failures = [t for t in ctx.job.progress.tests if t["outcome"] in ("failed", "error")]
+        failures = [t for t in ctx.job.progress.rows() if t["outcome"] in ("failed", "error")]
         if failures:
             first = failures[0]
             message = f": {first['message']}" if first.get("message") else ""

@@ -92,7 +92,7 @@ async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> TestResults:
 
 async def test_results(job, db) -> TestResults:
     if job.active or not job.pytest_run_ids:
-        rows, source = list(job.progress.tests), "events"
+        rows, source = job.progress.rows(), "events"
     else:
         rows, source = await db.call(data.test_rows, job.pytest_run_ids), "database"
     tests = [TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows]

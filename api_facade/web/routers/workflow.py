@@ -58,7 +58,7 @@ async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
 async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> WorkflowResults:
     job = await find_job(manager, run_id, "workflow")
     if job.active or not job.pytest_run_ids:
-        rows = list(job.progress.tests)
+        rows = job.progress.rows()
     else:
         rows = await db.call(data.test_rows, job.pytest_run_ids)
     return WorkflowResults(
