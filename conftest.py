@@ -20,6 +20,8 @@ def pytester(_runtimes_imported, pytester):
 @pytest.fixture(scope="session")
 def _runtimes_imported():
     importlib.import_module("duckdb")
+    # the same for scipy's and numpy's extension modules (benchmark statistics, the gate)
+    importlib.import_module("scipy.stats")
     if importlib.util.find_spec("openvino") is not None:
         importlib.import_module("openvino")
     # the browser backends keep one Chromium per process in these modules: an in-process run

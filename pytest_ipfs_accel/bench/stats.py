@@ -37,7 +37,9 @@ class Summary:
 def _numpy():
     try:
         import numpy
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "numpy":
+            raise
         raise ImportError(
             "benchmark statistics need numpy: pip install 'pytest-ipfs-accel[bench]'"
         ) from None
