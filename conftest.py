@@ -22,6 +22,9 @@ def _runtimes_imported():
     importlib.import_module("duckdb")
     # the same for scipy's and numpy's extension modules (benchmark statistics, the gate)
     importlib.import_module("scipy.stats")
+    # duckdb imports pytz when it first returns a TIMESTAMPTZ; dropped by a pytester run, the
+    # next fetch in this process fails with "SystemError: null argument to internal routine"
+    importlib.import_module("pytz")
     if importlib.util.find_spec("openvino") is not None:
         importlib.import_module("openvino")
     # the browser backends keep one Chromium per process in these modules: an in-process run
