@@ -2,18 +2,35 @@
 
 import importlib
 import importlib.util
+import sys
 
 import pytest
+from _pytest.pytester import SysModulesSnapshot
 
 pytest_plugins = ["pytester", "tests.facade_fixtures"]
 
 
 @pytest.fixture
-def pytester(_runtimes_imported, pytester):
-    """pytester, with DuckDB and OpenVINO imported first: pytester drops every module a test
-    imports, and their native modules (nanobind in duckdb 2) cannot be imported a second time
-    (duckdb aborts the process), so an in-process run that imports them first would break the
-    rest of the worker."""
+def pytester(_runtimes_imported, pytester, tmp_path_factory):
+    """pytester that, after an in-process run, drops only the modules the run imported from its
+    own temporary folders (test modules, conftests), never an installed library's: native
+    modules (duckdb 2's nanobind, numpy, scipy, pytz through duckdb, OpenVINO) cannot be imported
+    a second time, and pytester's default drops every module a run imported first."""
+    basetemp = str(tmp_path_factory.getbasetemp())
+
+    def from_the_run(name: str) -> bool:
+        module = sys.modules.get(name)
+        try:  # some modules' __path__ is not a list of folders (torch's _ClassNamespace)
+            places = [getattr(module, "__file__", None), *list(getattr(module, "__path__", None) or [])]
+        except Exception:
+            return False
+        return any(isinstance(p, str) and p.startswith(basetemp) for p in places)
+
+    def snapshot() -> SysModulesSnapshot:
+        return SysModulesSnapshot(preserve=lambda name: not from_the_run(name))
+
+    pytester._sys_modules_snapshot = snapshot()
+    pytester._Pytester__take_sys_modules_snapshot = snapshot
     return pytester
 
 
