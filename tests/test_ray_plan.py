@@ -105,3 +105,19 @@ def test_every_hosts_fingerprints_are_kept_keyed_by_host() -> None:
     assert got["cpu@a"]["backend"] == "cpu" and got["cpu@a"]["node_id"] == "n1" * 10
     hosts.add("a", "n3" * 10, {"cpu": cpu})  # one machine, two Ray nodes (say, one per GPU)
     assert sorted(hosts.as_json()) == ["cpu@a/n1n1n1n1", "cpu@a/n3n3n3n3", "cpu@b", "cuda@a/n1n1n1n1"]
+
+
+def test_a_shard_that_recorded_nothing_counts_zero_and_never_crashes_the_driver(tmp_path) -> None:
+    """A retried attempt's shard file is counted, not merged: with no tables (its pytest died
+    before recording) the driver saw 'Table test_results does not exist' and crashed."""
+    from pytest_ipfs_accel import store
+    from pytest_ipfs_accel.distributed import driver
+
+    db = tmp_path / "store.duckdb"
+    store.open_store(db).close()
+    empty = tmp_path / "shard.duckdb"
+    import duckdb
+
+    duckdb.connect(str(empty)).close()  # a DuckDB file without our tables
+    row = {"host": "h", "node_id": "n"}
+    assert driver._merge_shard(db, empty, ["t.py::a"], row, driver.Fingerprints(), keep=False) == 0

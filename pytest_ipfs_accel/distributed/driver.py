@@ -217,8 +217,14 @@ def _merge_shard(db: Path, shard_file: Path, ids: list[str], row: dict[str, Any]
     try:
         if keep:
             store.merge_file(con, shard_file, keep_runs=True)
+        else:  # not merged, but counted: its pending spools first (merge_file does that itself)
+            merge.settle(shard_file)
         con.execute(f"ATTACH '{store._sql_string(str(shard_file))}' AS s (READ_ONLY)")
         try:
+            tables = {r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 's'").fetchall()}
+            if "test_results" not in tables:  # the shard's pytest died before it recorded anything
+                return 0
             recorded = con.execute(
                 "SELECT count(DISTINCT nodeid) FROM s.test_results WHERE subtest IS NULL "
                 "AND nodeid IN (SELECT unnest($1::VARCHAR[]))", [ids]).fetchone()[0]
