@@ -169,7 +169,7 @@ def lost_jobs(con) -> list[Job]:
 def merge_shard(con, path: Path, killed_run_ids: Sequence[str] = ()) -> dict[str, int]:
     """Merge a run's shard file (written by an older service); a run killed mid-way is marked
     ``interrupted`` in the plugin's table."""
-    copied = store.merge_file(con, path)
+    copied = merge.merge_file(con, path)
     if killed_run_ids:
         con.execute(
             "UPDATE runs SET status = 'interrupted' WHERE status = 'running' "

@@ -9,12 +9,11 @@ Importing this package imports neither torch nor transformers.
 
 from __future__ import annotations
 
-from generators.families import FAMILIES, FamilyError
+from generators.families import FAMILIES, TEST_TYPES, FamilyError
 from generators.generate import GenerateResult, generate
 from generators.resolve import ModelSpec, ResolveError, resolve
 
 #: the kinds of module the templates render
-TEST_TYPES: tuple[str, ...] = ("basic", "comprehensive", "benchmark")
 
 __all__ = [
     "FAMILIES",

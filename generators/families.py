@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: what a generated module tests: forward passes, every check, or timings
+TEST_TYPES: tuple[str, ...] = ("basic", "comprehensive", "benchmark")
+
 FAMILIES: tuple[str, ...] = (
     "encoder-only",
     "decoder-only",

@@ -34,7 +34,7 @@ def generate(
     full_size: bool = False,
 ) -> list[GenerateResult]:
     """Generate a module per reference; a failing reference does not stop the others."""
-    from generators import TEST_TYPES
+    from generators.families import TEST_TYPES
     from generators.render import module_filename, render
     from generators.tiny import TinyConfigError
 

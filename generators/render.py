@@ -9,8 +9,7 @@ from typing import Any
 
 import jinja2
 
-from generators import TEST_TYPES
-from generators.families import GENERATIVE
+from generators.families import GENERATIVE, TEST_TYPES
 from generators.plan import is_ambiguous, load_config, plan
 from generators.resolve import ModelSpec
 from generators.tiny import tiny_config_overrides

@@ -182,6 +182,73 @@ def _in_schema_order(content: spool.SpoolContent, table: str, rows: list[tuple])
     return [tuple(None if i is None else row[i] for i in picks) for row in rows]
 
 
+def merge_file(con, source: str | os.PathLike[str], *, keep_runs: bool = False) -> dict[str, int]:
+    """Copy every row of the DuckDB file ``source`` (a shard) into ``con``'s database.
+
+    Shards of one distributed run share its run id, so merging replaces only
+    the ``(run_id, nodeid)`` rows the shard holds (in every per-item table: a
+    retried shard's rows replace the failed attempt's, benchmarks included),
+    ``run_shards`` rows by ``(run_id, shard, attempt)``, and ``runs`` rows by
+    ``run_id`` unless ``keep_runs`` (a driver that wrote the run's own row).
+    Merging the same shard twice changes nothing.  Spools pending for
+    ``source`` are merged into it first.  Returns rows copied per table.
+    """
+    import duckdb
+
+    settle(Path(source))
+    # a merger that just merged the source's last spool may still be closing it
+    store.when_unlocked(lambda: con.execute(f"ATTACH '{store._sql_string(str(source))}' AS shard (READ_ONLY)"),
+                        store.LOCK_WAIT_S)
+    try:
+        theirs = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'shard'").fetchall()}
+        items = [t for t in schema.ITEM_TABLES if t in theirs]
+        con.execute("BEGIN")
+        if items:
+            keys = " UNION ".join(f"SELECT run_id, nodeid FROM shard.{t}" for t in items)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merge_items AS {keys}")
+            for table in schema.ITEM_TABLES:
+                con.execute(f"DELETE FROM main.{table} t USING _merge_items k "
+                            "WHERE t.run_id = k.run_id AND t.nodeid = k.nodeid")
+        if "run_shards" in theirs:
+            con.execute("DELETE FROM main.run_shards t USING shard.run_shards s WHERE "
+                        + " AND ".join(f"t.{c} = s.{c}" for c in schema.SHARD_KEY))
+        copied = {}
+        for table in schema.TABLES:
+            if table not in theirs:
+                continue
+            names = ", ".join(f'"{c}"' for c in _shared_columns(con, table))
+            select = f"SELECT {names} FROM shard.{table}"
+            if table == "runs":
+                if keep_runs:
+                    select += " WHERE run_id NOT IN (SELECT run_id FROM main.runs)"
+                else:
+                    con.execute("DELETE FROM main.runs WHERE run_id IN (SELECT run_id FROM shard.runs)")
+            copied[table] = con.execute(f"INSERT INTO main.{table} ({names}) {select}").fetchone()[0]
+        con.execute("DROP TABLE IF EXISTS _merge_items")
+        con.execute("COMMIT")
+        return copied
+    except Exception:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the failure came before BEGIN
+        raise
+    finally:
+        con.execute("DETACH shard")
+
+
+def _shared_columns(con, table: str) -> list[str]:
+    theirs = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'shard' AND table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    return [c for c in schema.columns(table) if c in theirs]
+
+
 def spawn_merger(db_path: Path) -> subprocess.Popen | None:
     """Start a detached ``python -m pytest_ipfs_accel.merge DB``; the caller does not wait."""
     package_root = str(Path(__file__).resolve().parent.parent)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ipfs_accel import store
+from pytest_ipfs_accel import merge, store
 
 # imported here, once: the cpu detector imports torch inside the in-process pytester runs,
 # which drop the modules they imported afterwards, and torch cannot be imported twice into
@@ -305,7 +305,7 @@ def test_shards_merge_by_plain_insert(pytester: pytest.Pytester, tmp_path: Path)
         assert _run(pytester, f"--ipfs-db={shard}").ret == 0
     con = store.open_store(tmp_path / "merged.duckdb")
     for shard in shards + shards[:1]:  # merging a shard twice does not duplicate it
-        store.merge_file(con, shard)
+        merge.merge_file(con, shard)
     assert con.execute("SELECT count(DISTINCT run_id), count(*) FROM test_results").fetchone() == (2, 2)
     assert con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
     con.close()

@@ -37,7 +37,7 @@ def test_shards_of_one_run_merge_side_by_side_and_twice_changes_nothing(tmp_path
     con = store.open_store(tmp_path / "main.duckdb")
     store.upsert_run(con, {"run_id": "dist", "status": "failed", "host": "driver"})
     for shard in (a, b, a, b):
-        store.merge_file(con, shard, keep_runs=True)
+        merge.merge_file(con, shard, keep_runs=True)
     assert _all(con, "SELECT nodeid, outcome FROM test_results ORDER BY nodeid") == [
         ("t::a1", "passed"), ("t::a2", "failed"), ("t::b1", "passed")]
     assert _all(con, "SELECT nodeid, count(*) FROM benchmark_samples GROUP BY ALL") == [("t::a1", 1)]
@@ -46,12 +46,12 @@ def test_shards_of_one_run_merge_side_by_side_and_twice_changes_nothing(tmp_path
 
     # a retry of shard 0: its rows replace the failed attempt's, benchmarks included
     retry = _shard(tmp_path / "a2.duckdb", "dist", {"t::a1": "passed", "t::a2": "passed"}, shard=0, attempt=1)
-    store.merge_file(con, retry, keep_runs=True)
+    merge.merge_file(con, retry, keep_runs=True)
     assert _all(con, "SELECT nodeid, outcome FROM test_results ORDER BY nodeid") == [
         ("t::a1", "passed"), ("t::a2", "passed"), ("t::b1", "passed")]
     assert _all(con, "SELECT count(*) FROM benchmark_results") == [(0,)]
     assert _all(con, "SELECT shard, attempt FROM run_shards ORDER BY ALL") == [(0, 0), (0, 1), (1, 0)]
-    store.merge_file(con, b)  # without keep_runs the shard's runs row replaces the target's
+    merge.merge_file(con, b)  # without keep_runs the shard's runs row replaces the target's
     assert _all(con, "SELECT host FROM runs") == [("host-of-b",)]
     con.close()
 

@@ -1,7 +1,7 @@
 """The Ray driver: place each shard on a node with its hardware, retry, merge into one run.
 
 All shards share the run id; each shard's file is merged with
-``store.merge_file`` (its ``(run_id, nodeid)`` rows replace earlier ones); an
+``merge.merge_file`` (its ``(run_id, nodeid)`` rows replace earlier ones); an
 attempt that is retried is not merged at all, so the store holds each shard's
 last attempt, as the event stream's reader does.  The driver writes the
 ``runs`` row (every host's fingerprints) and one ``run_shards`` row per
@@ -216,7 +216,7 @@ def _merge_shard(db: Path, shard_file: Path, ids: list[str], row: dict[str, Any]
     con = store.open_store(db)
     try:
         if keep:
-            store.merge_file(con, shard_file, keep_runs=True)
+            merge.merge_file(con, shard_file, keep_runs=True)
         else:  # not merged, but counted: its pending spools first (merge_file does that itself)
             merge.settle(shard_file)
         con.execute(f"ATTACH '{store._sql_string(str(shard_file))}' AS s (READ_ONLY)")
