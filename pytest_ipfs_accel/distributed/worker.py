@@ -72,7 +72,7 @@ def run_shard(spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     each batch forwarded as soon as it is read), then ``("result", {...})``:
     exit, timing, node and the shard file's bytes.
     """
-    from pytest_ipfs_accel import merge
+    from pytest_ipfs_accel import merge, store
 
     shard_dir = Path(spec["shard_dir"])
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +110,14 @@ def run_shard(spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         merge.settle(db)
         if timed_out:
             _note_timeout(db, spec)
+    if db.exists():
+        # the session's detached merger deletes the spool once committed but may still hold the
+        # file with the rows in its WAL: wait it out and checkpoint, or the bytes sent back lack them
+        con = store.open_store(db)
+        try:
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
     result = {
         "host": socket.gethostname(),
         "node_id": _node_id(),
