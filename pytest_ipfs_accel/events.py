@@ -56,7 +56,7 @@ class EventWriter:
             self._stream.write(json.dumps(event, default=str) + "\n")
         except (OSError, ValueError):
             # the reader went away (a closed pipe): the test session is worth more than its events
-            self._stream = _Discard()
+            self._stream = Discard()
 
     def session_start(self, run_id: str, run_row: dict[str, Any]) -> None:
         self.emit({"$report_type": "SessionStart", "pytest_version": pytest.__version__})
@@ -112,9 +112,14 @@ class EventWriter:
             pass
 
 
-class _Discard:
+class Discard:
+    """Where events go once their reader has gone: nowhere (the run goes on)."""
+
     def write(self, text: str) -> int:
         return len(text)
+
+    def flush(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import pytest
 
-from pytest_ipfs_accel.events import open_target
+from pytest_ipfs_accel.events import Discard, open_target
 
 OPTION = "--ipfs-events"
 #: a shard's session-level events: renamed ``Shard<type>``, the run has one of each, the driver's
@@ -111,21 +111,10 @@ class RunStream:
             self._stream.flush()
         except (OSError, ValueError):
             # the reader went away (a closed pipe): the run is worth more than its events
-            self._stream = _Discard()
+            self._stream = Discard()
 
     def close(self) -> None:
         try:
             self._stream.close()
         except OSError:
             pass
-
-
-class _Discard:
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
