@@ -11,6 +11,7 @@ modality.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 #: what a generated module tests: forward passes, every check, or timings
@@ -138,9 +139,15 @@ def main_input_name(model_type: str) -> str | None:
     name = _mapping("MODEL_MAPPING_NAMES").get(model_type)
     name = name[0] if isinstance(name, tuple | list) else name
     try:
-        return getattr(getattr(transformers, name), "main_input_name", None)
+        cls = getattr(transformers, name)
+        declared = getattr(cls, "main_input_name", None)
+        takes = list(inspect.signature(cls.forward).parameters)[1:]
     except Exception:  # a model whose module needs what is not installed: no modality known
         return None
+    if declared not in takes and takes and (takes[0] == "pixel_values" or "grid_thw" in takes):
+        # a vision tower that keeps its parent's main input (input_ids) but takes an image (or patches)
+        return "pixel_values"
+    return declared
 
 
 def _holds(rule: Rule, model_type: str) -> bool:

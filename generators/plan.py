@@ -192,6 +192,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_image(config))
     if family == "vision":
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
+        from generators import inputs_vision
+
+        if inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
+            out.update(inputs_vision.tower_layout(cls, config, out))
     if family == "speech" and cls.main_input_name == "input_ids":
         # audio-chat models in the speech mappings: their forward runs on the text prompt alone
         out.update(_text(config))

@@ -35,7 +35,7 @@ _WIDTH_KEYS = {
     "encoder_hidden_size", "decoder_hidden_size", "hidden_dims", "model_dim",
     "pooler_output_size", "classifier_proj_size", "codevector_dim", "proj_codevector_dim",
     "output_hidden_size", "adapter_hidden_size", "d_inner_hidden", "block_size_hidden",
-    "codebook_dim",
+    "codebook_dim", "out_hidden_size",
 }
 _HEAD_KEYS = {
     "num_attention_heads", "n_head", "n_heads", "encoder_attention_heads",

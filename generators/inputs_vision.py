@@ -1,0 +1,118 @@
+"""Image inputs of vision towers that take patches, found by running the tiny model once.
+
+The vision towers of chat models (``qwen2_5_vl_vision``, ``glm4v_vision``,
+``gemma4_vision``, ``kimi_k25_vision`` ...) take an image already cut into
+patches by their processor, with its patch grid beside it: flat rows of
+``channels * temporal_patch * patch**2`` values and a ``grid_thw`` per image,
+one ``(channels, patch, patch)`` picture per patch, or a batch of patch rows
+with each patch's ``(row, column)`` position. Which one is not in any mapping,
+so the generator builds each layout from the config's patch sizes and keeps
+the first that the model runs (as ``probe`` does for chat models), and the
+module carries the result as constants. Multimodal chat models reuse
+`patch_inputs` for their ``image_grid_thw`` images.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from generators.probe import PROBE_BATCH, _reason, build
+
+#: how a tower takes its image: (B, C, H, W) pixels or one of the patch layouts
+LAYOUTS: tuple[str, ...] = ("flat", "patch_images", "rows", "image")
+
+
+def _first(config, *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = getattr(config, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def _side(value: Any) -> int:
+    return int(value if isinstance(value, int) else value[0])
+
+
+def patch_sizes(config) -> dict[str, Any]:
+    """Patch size, temporal patch, channels and merge factor of a (vision) config, and a grid that fits."""
+    vision = _first(config, "vision_config", default=config)
+    patch = _side(_first(vision, "patch_size", default=14))
+    merge = _side(_first(vision, "spatial_merge_size", "merge_kernel_size", "pooling_kernel_size", default=1))
+    return {
+        "PATCH_SIZE": patch,
+        "TEMPORAL_PATCH": int(_first(vision, "temporal_patch_size", default=1)),
+        "NUM_CHANNELS": int(_first(vision, "in_channels", "num_channels", default=3)),
+        # patches per side: twice the merge window, so merged tokens tile it
+        "GRID": [2 * merge, 2 * merge],
+        "MERGE": merge,
+    }
+
+
+def patch_inputs(layout: str, sizes: dict[str, Any], batch: int, seed: int = 0) -> tuple[Any, Any]:
+    """``(pixels, grid)`` of ``batch`` random images in ``layout`` (as the module builds them)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    rows, cols = sizes["GRID"]
+    channels, patch, temporal = sizes["NUM_CHANNELS"], sizes["PATCH_SIZE"], sizes["TEMPORAL_PATCH"]
+    if layout == "flat":
+        pixels = torch.randn(batch * rows * cols, channels * temporal * patch * patch, generator=generator)
+        return pixels, torch.tensor([[1, rows, cols]] * batch)
+    if layout == "patch_images":
+        pixels = torch.randn(batch * rows * cols, channels, patch, patch, generator=generator)
+        return pixels, torch.tensor([[1, rows, cols]] * batch)
+    if layout == "rows":
+        pixels = torch.randn(batch, rows * cols, channels * patch * patch, generator=generator)
+        grid = torch.stack(torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij"), dim=-1)
+        return pixels, grid.reshape(1, rows * cols, 2).repeat(batch, 1, 1)
+    raise ValueError(f"unknown patch layout {layout!r}; one of {', '.join(LAYOUTS[:-1])}")
+
+
+def needs_probe(cls: type) -> bool:
+    """Whether ``cls`` takes its image otherwise than its declared main input says (a tower)."""
+    params = list(inspect.signature(cls.forward).parameters)[1:]
+    return cls.main_input_name not in params
+
+
+def _main(outputs) -> Any:
+    pooled = outputs.get("pooler_output") if hasattr(outputs, "get") else None
+    return pooled if pooled is not None else outputs["last_hidden_state"]
+
+
+def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
+    """``PIXEL_LAYOUT``, the input names, patch sizes and ``OUTPUT_ROWS`` of a vision tower.
+
+    ``OUTPUT_ROWS`` is the rows per image of the main output where the tower
+    returns every image's rows stacked (no batch dimension), else ``None``.
+    """
+    import torch
+
+    params = list(inspect.signature(cls.forward).parameters)[1:]
+    model = build(cls, config)
+    sizes = patch_sizes(config)
+    tried: list[str] = []
+    for layout in LAYOUTS:
+        if layout == "image":
+            shape = (PROBE_BATCH, image["NUM_CHANNELS"], image["IMAGE_HEIGHT"], image["IMAGE_WIDTH"])
+            inputs = {params[0]: torch.randn(shape, generator=torch.Generator().manual_seed(0))}
+        elif len(params) < 2:
+            continue
+        else:
+            pixels, grid = patch_inputs(layout, sizes, PROBE_BATCH)
+            inputs = {params[0]: pixels, params[1]: grid}
+        try:
+            with torch.no_grad():
+                main = _main(model(**inputs))
+        except Exception as exc:  # this layout does not fit the tower: try the next
+            tried.append(f"{layout}: {_reason(exc)}")
+            continue
+        found = {"PIXEL_LAYOUT": layout, "PIXEL_INPUT": params[0], "OUTPUT_ROWS": None}
+        if main.shape[0] != PROBE_BATCH:
+            found["OUTPUT_ROWS"] = main.shape[0] // PROBE_BATCH
+        if layout != "image":
+            found.update(GRID_INPUT=params[1], **sizes)
+            found["IMAGE_HEIGHT"] = found["IMAGE_WIDTH"] = sizes["GRID"][0] * sizes["PATCH_SIZE"]
+        return found
+    raise ValueError(f"no image layout runs this vision tower: {'; '.join(tried)}")
