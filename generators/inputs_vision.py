@@ -70,10 +70,40 @@ def patch_inputs(layout: str, sizes: dict[str, Any], batch: int, seed: int = 0) 
     raise ValueError(f"unknown patch layout {layout!r}; one of {', '.join(LAYOUTS[:-1])}")
 
 
+#: inputs a tower may require beside its pixels, each made from the patch grid (see `aux_inputs`)
+AUX_INPUTS: tuple[str, ...] = ("grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask")
+
+
+def _required(cls: type) -> list[str]:
+    params = inspect.signature(cls.forward).parameters.values()
+    return [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)][1:]
+
+
 def needs_probe(cls: type) -> bool:
-    """Whether ``cls`` takes its image otherwise than its declared main input says (a tower)."""
+    """Whether ``cls`` takes its image otherwise than its declared main input says (a tower), or
+    requires more than the pixels (a patch grid and such)."""
     params = list(inspect.signature(cls.forward).parameters)[1:]
-    return cls.main_input_name not in params
+    return cls.main_input_name not in params or len(_required(cls)) > 1
+
+
+def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str, Any]:
+    """The inputs of ``names`` (of `AUX_INPUTS`) for ``batch`` images of the grid in ``sizes``."""
+    import torch
+
+    rows, cols = sizes["GRID"]
+    made = {
+        "grid_thw": lambda: torch.tensor([[1, rows, cols]] * batch),
+        "merge_sizes": lambda: torch.tensor([sizes["MERGE"]] * batch),
+        "spatial_shapes": lambda: torch.tensor([[rows, cols]] * batch),
+        "pixel_attention_mask": lambda: torch.ones(batch, rows * cols, dtype=torch.long),
+    }
+    made["image_grid_thw"] = made["grid_thw"]
+    return {name: made[name]() for name in names}
+
+
+def _has(config, name: str) -> bool:
+    vision = _first(config, "vision_config", default=config)
+    return getattr(vision, name, None) is not None
 
 
 def _main(outputs) -> Any:
@@ -93,7 +123,11 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
     model = build(cls, config)
     sizes = patch_sizes(config)
     tried: list[str] = []
-    for layout in LAYOUTS:
+    # a config that names no temporal patch leaves it to the model's default: 1 or 2 frames
+    temporals = [sizes["TEMPORAL_PATCH"]] if _has(config, "temporal_patch_size") else [1, 2]
+    attempts = [(layout, t) for layout in LAYOUTS for t in (temporals if layout == "flat" else [1])]
+    for layout, temporal in attempts:
+        sizes["TEMPORAL_PATCH"] = temporal
         if layout == "image":
             shape = (PROBE_BATCH, image["NUM_CHANNELS"], image["IMAGE_HEIGHT"], image["IMAGE_WIDTH"])
             inputs = {params[0]: torch.randn(shape, generator=torch.Generator().manual_seed(0))}
@@ -101,18 +135,26 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
             continue
         else:
             pixels, grid = patch_inputs(layout, sizes, PROBE_BATCH)
-            inputs = {params[0]: pixels, params[1]: grid}
+            inputs = {params[0]: pixels}
+            if params[1] not in AUX_INPUTS:  # else made below, by its name
+                inputs[params[1]] = grid
+        aux = [name for name in _required(cls) if name in AUX_INPUTS and name not in inputs]
+        inputs.update(aux_inputs(aux, sizes, PROBE_BATCH))
         try:
             with torch.no_grad():
                 main = _main(model(**inputs))
         except Exception as exc:  # this layout does not fit the tower: try the next
             tried.append(f"{layout}: {_reason(exc)}")
             continue
-        found = {"PIXEL_LAYOUT": layout, "PIXEL_INPUT": params[0], "OUTPUT_ROWS": None}
+        if main.shape[0] == 1 and main.dim() >= 3:  # every image's rows in one batch row
+            main = main.flatten(0, 1)
+        found = {"PIXEL_LAYOUT": layout, "PIXEL_INPUT": params[0], "OUTPUT_ROWS": None, "AUX_INPUTS": aux}
         if main.shape[0] != PROBE_BATCH:
             found["OUTPUT_ROWS"] = main.shape[0] // PROBE_BATCH
+        if layout != "image" or aux:
+            found.update(sizes)
         if layout != "image":
-            found.update(GRID_INPUT=params[1], **sizes)
+            found["GRID_INPUT"] = params[1] if params[1] not in AUX_INPUTS else None
             found["IMAGE_HEIGHT"] = found["IMAGE_WIDTH"] = sizes["GRID"][0] * sizes["PATCH_SIZE"]
         return found
     raise ValueError(f"no image layout runs this vision tower: {'; '.join(tried)}")

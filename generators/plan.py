@@ -83,13 +83,13 @@ def _text(config) -> dict[str, Any]:
 
 def _image(config) -> dict[str, Any]:
     vision = _first(config, "vision_config", default=config)
-    size = _first(vision, "image_size", default=32)
+    size = _first(vision, "image_size", "crop_size", default=32)
     if isinstance(size, dict):  # {"height": h, "width": w}
         size = [size.get("height", 32), size.get("width", 32)]
     height, width = (size, size) if isinstance(size, int) else tuple(size)[:2]
     out = {"IMAGE_HEIGHT": int(height), "IMAGE_WIDTH": int(width),
            "NUM_CHANNELS": int(_first(vision, "num_channels", default=3))}
-    frames = _first(vision, "num_frames")
+    frames = _first(vision, "num_frames", "frames_per_clip")
     if isinstance(frames, int):  # a video model: (batch, frames, channels, height, width)
         out["NUM_FRAMES"] = frames
     return out
@@ -193,7 +193,12 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     if family == "vision":
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
         from generators import inputs_vision
+        from generators.probe import forward_arguments
 
+        takes = cls.main_input_name if cls.main_input_name in forward_arguments(cls) else "pixel_values"
+        if "video" not in takes and "Video" not in cls.__name__:
+            out.pop("NUM_FRAMES", None)  # frames of a config shared with video models: not this one's
+        out["PIXEL_INPUT"] = takes
         if inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
             out.update(inputs_vision.tower_layout(cls, config, out))
     if family == "speech" and cls.main_input_name == "input_ids":

@@ -101,7 +101,8 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(d)
     heads = HEADS
     for key, value in d.items():
-        name = key.removeprefix("mamba_")  # hybrid models prefix their state-space block's sizes
+        # hybrid models prefix their state-space block's sizes, predictors (vjepa2) theirs
+        name = key.removeprefix("mamba_").removeprefix("pred_")
         if isinstance(value, dict) and "model_type" in value:
             out[key] = _shrink_dict(value)
         elif isinstance(value, list | tuple):
@@ -136,11 +137,13 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, HEAD_DIM)
         elif key == "window_size" and _is_int(d.get("image_size")):
             out[key] = min(value, 2)
-        elif key == "num_frames" and "image_size" in d:
+        elif key in ("num_frames", "frames_per_clip") and ("image_size" in d or "crop_size" in d):
             out[key] = min(value, 4)  # video models: a multiple of any tubelet size
-        elif key == "image_size":
+        elif key in ("image_size", "crop_size"):
             out[key] = min(value, IMAGE)
-        elif key == "patch_size" and _is_int(d.get("image_size")) and d["image_size"] > IMAGE:
+        elif key == "patch_size" and _is_int(d.get("image_size", d.get("crop_size"))) and (
+            d.get("image_size", d.get("crop_size")) > IMAGE
+        ):
             out[key] = min(value, PATCH)
         elif key == "vocab_size":
             out[key] = min(value, VOCAB)
