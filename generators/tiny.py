@@ -82,6 +82,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_int_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(_is_int(v) for v in value)
+
+
 def _shrink_list(key: str, value: list, width: int) -> list | None:
     if not value or not all(_is_int(v) for v in value):
         return None
@@ -106,6 +110,8 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict) and "model_type" in value:
             out[key] = _shrink_dict(value)
         elif isinstance(value, list | tuple):
+            if key in _WIDTH_LIST_KEYS and _is_int_list(d.get("stage_out_channels")):
+                continue  # the stages' own channel lists are the real widths: shrinking this one alone breaks them
             shrunk = _shrink_list(key, list(value), WIDTH // 2)
             if shrunk is not None:
                 out[key] = shrunk
@@ -185,8 +191,27 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
         for key in _KV_HEAD_KEYS & d.keys():
             out[key] = out.get("num_attention_heads", HEADS)
     _fit_layer_lists(d, out)
+    _fit_out_stages(out)
     _fit_token_ids(out)
     return out
+
+
+def _fit_out_stages(out: dict[str, Any]) -> None:
+    """Backbone outputs named by layer (``out_features=["stage12"]``, ``out_indices``) kept within
+    the fewer layers: as many as before, the last ones (a neck expects one per feature)."""
+    if "depths" in out or not _is_int(out.get("num_hidden_layers")):
+        return  # stage-based backbones keep their stages
+    for key in ("out_features", "out_indices", "backbone_out_indices"):
+        value = out.get(key)
+        if not isinstance(value, list | tuple) or not value:
+            continue
+        numbers = [int(str(v).removeprefix("stage")) if str(v).removeprefix("stage").isdigit() else -1 for v in value]
+        if -1 in numbers or max(numbers) <= out["num_hidden_layers"]:
+            continue
+        layers = max(out["num_hidden_layers"], len(value))
+        out["num_hidden_layers"] = layers
+        kept = range(layers - len(value) + 1, layers + 1)
+        out[key] = [f"stage{i}" if isinstance(value[0], str) else i for i in kept]
 
 
 def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
