@@ -35,7 +35,7 @@ _WIDTH_KEYS = {
     "encoder_hidden_size", "decoder_hidden_size", "hidden_dims", "model_dim",
     "pooler_output_size", "classifier_proj_size", "codevector_dim", "proj_codevector_dim",
     "output_hidden_size", "adapter_hidden_size", "d_inner_hidden", "block_size_hidden",
-    "codebook_dim", "out_hidden_size",
+    "codebook_dim", "out_hidden_size", "vector_quantization_hidden_dimension",
 }
 _HEAD_KEYS = {
     "num_attention_heads", "n_head", "n_heads", "encoder_attention_heads",
@@ -125,6 +125,8 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = 1 if value == 1 else min(value, KV_HEADS)
         elif name in _HEAD_DIM_KEYS or key.endswith("_head_dim"):
             out[key] = min(value, HEAD_DIM)
+        elif key.endswith("_groups") and value == d.get("hidden_size"):  # depthwise over the width (mimi)
+            out[key] = min(value, WIDTH)
         elif key.endswith("_lora_rank"):
             out[key] = min(value, 16)
         elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
