@@ -97,7 +97,9 @@ def _image(config) -> dict[str, Any]:
 
 def _audio(config, input_name: str) -> dict[str, Any]:
     if input_name == "input_features":
-        mels = _first(config, "num_mel_bins")
+        from generators.inputs_audio import mel_bins
+
+        mels = mel_bins(config)
         features = _first(
             config, "feature_projection_input_dim", "input_feat_per_channel", "feature_size", default=80
         )
@@ -208,6 +210,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out["NUM_LABELS"] = None
     elif family == "speech":
         out.update(_audio(config, cls.main_input_name))
+        if cls.main_input_name == "input_features":
+            from generators.inputs_audio import feature_layout
+
+            out.update(feature_layout(cls, config, out))
         if out["IS_ENCODER_DECODER"]:
             out.update(_text(config))
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
