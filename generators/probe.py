@@ -41,8 +41,9 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:160]}"
 
 
-def image_tokens(model, pixel_values, extra: dict | None = None) -> int:
-    """How many placeholder tokens one image takes: the rows ``get_image_features`` returns per image."""
+def image_tokens(model, pixel_values, extra: dict | None = None, batch: int | None = None) -> int:
+    """How many placeholder tokens one image takes: the rows ``get_image_features`` returns per image
+    (``batch`` images; by default as many as ``pixel_values`` has rows)."""
     import torch
 
     with torch.no_grad():
@@ -50,7 +51,7 @@ def image_tokens(model, pixel_values, extra: dict | None = None) -> int:
     pooled = getattr(found, "pooler_output", None) if not isinstance(found, torch.Tensor | list | tuple) else found
     if pooled is None:
         pooled = found if isinstance(found, torch.Tensor | list | tuple) else found.last_hidden_state
-    batch = pixel_values.shape[0]
+    batch = pixel_values.shape[0] if batch is None else batch
     if isinstance(pooled, torch.Tensor):
         rows = pooled.shape[1] * pooled.shape[0] if pooled.dim() == 3 else pooled.shape[0]
     else:
@@ -81,7 +82,9 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
         tried.append("the config names no image token id")
     sized = "image_sizes" in inspect.signature(model.get_image_features).parameters if hasattr(
         model, "get_image_features") else False
-    for layout in ("4d", "5d"):
+    gridded = "image_grid_thw" in inspect.signature(model.get_image_features).parameters if hasattr(
+        model, "get_image_features") else False
+    for layout in ("4d", "5d", "patches") if gridded else ("4d", "5d"):
         if token is None:
             break
         shape = (PROBE_BATCH, channels, height, width)
@@ -89,22 +92,35 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
             shape = (PROBE_BATCH, 1, channels, height, width)
         pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))
         extra = {"image_sizes": torch.tensor([[height, width]] * PROBE_BATCH)} if sized else {}
+        if layout == "patches":  # Qwen-VL style: patch rows and each image's (frames, rows, columns)
+            from generators.inputs_vision import patch_inputs, patch_sizes
+
+            sizes = patch_sizes(config)
+            pixels, extra["image_grid_thw"] = patch_inputs("flat", sizes, PROBE_BATCH)
         try:
-            count = image_tokens(model, pixels, extra)
+            count = image_tokens(model, pixels, extra, PROBE_BATCH)
             ids = torch.cat(
                 [torch.full((PROBE_BATCH, count), token), text_ids(constants, PROBE_BATCH, constants["SEQ_LEN"])],
                 dim=1,
             )
+            typed = "mm_token_type_ids" in forward_arguments(type(model))  # 1 marks an image token
+            if typed:
+                extra["mm_token_type_ids"] = (ids == token).long()
             with torch.no_grad():
                 model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels, **extra)
         except Exception as exc:  # this layout does not fit the model: try the next
             tried.append(f"{layout} pixels: {_reason(exc)}")
             continue
-        return {"IMAGE_LAYOUT": layout, "IMAGE_TOKENS": count, "IMAGE_SIZES": sized, "TEXT_ONLY_REASON": None}
+        found = {"IMAGE_LAYOUT": layout, "IMAGE_TOKENS": count, "IMAGE_SIZES": sized, "TEXT_ONLY_REASON": None}
+        found["TOKEN_TYPES"] = typed
+        if layout == "patches":
+            found.update({k: sizes[k] for k in ("GRID", "PATCH_SIZE", "TEMPORAL_PATCH")})
+        return found
     ids = text_ids(constants, PROBE_BATCH, constants["SEQ_LEN"])
     with torch.no_grad():  # not even text alone: the generator reports the model's own error
         model(input_ids=ids, attention_mask=torch.ones_like(ids))
-    return {"IMAGE_LAYOUT": None, "IMAGE_TOKENS": 0, "IMAGE_SIZES": False, "TEXT_ONLY_REASON": "; ".join(tried)}
+    return {"IMAGE_LAYOUT": None, "IMAGE_TOKENS": 0, "IMAGE_SIZES": False, "TOKEN_TYPES": False,
+            "TEXT_ONLY_REASON": "; ".join(tried)}
 
 
 def forward_arguments(cls: type) -> set[str]:
