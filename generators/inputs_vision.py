@@ -158,3 +158,26 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
             found["IMAGE_HEIGHT"] = found["IMAGE_WIDTH"] = sizes["GRID"][0] * sizes["PATCH_SIZE"]
         return found
     raise ValueError(f"no image layout runs this vision tower: {'; '.join(tried)}")
+
+
+#: image sides tried for a model whose config names no image size (convnets, text recognizers)
+SIDES: tuple[int, ...] = (32, 64, 128)
+
+
+def image_side(cls: type, config, image: dict[str, Any], pixel_input: str) -> dict[str, Any]:
+    """``IMAGE_HEIGHT``/``IMAGE_WIDTH``: the smallest of `SIDES` whose image survives every downsampling
+    (a deep stack of strided stages turns 32 pixels into none)."""
+    import torch
+
+    model = build(cls, config)
+    tried: list[str] = []
+    for side in SIDES:
+        pixels = torch.randn(PROBE_BATCH, image["NUM_CHANNELS"], side, side, generator=torch.Generator().manual_seed(0))
+        try:
+            with torch.no_grad():
+                model(**{pixel_input: pixels})
+        except Exception as exc:  # too small (or another fault the module will show): try a larger side
+            tried.append(f"{side}: {_reason(exc)}")
+            continue
+        return {"IMAGE_HEIGHT": side, "IMAGE_WIDTH": side}
+    return {}

@@ -203,6 +203,8 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out["PIXEL_INPUT"] = takes
         if inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
             out.update(inputs_vision.tower_layout(cls, config, out))
+        elif "NUM_FRAMES" not in out and _first(_first(config, "vision_config", default=config), "image_size") is None:
+            out.update(inputs_vision.image_side(cls, config, out, takes))  # no size named: the smallest that runs
     if family == "speech" and cls.main_input_name == "input_ids":
         # audio-chat models in the speech mappings: their forward runs on the text prompt alone
         out.update(_text(config))
