@@ -39,6 +39,10 @@ from generators.resolve import NAME_TABLE, ResolveError, module_name, resolve
         ("encodec", "audio", "AutoModel"),
         ("informer", "time-series", "AutoModel"),
         ("qwen2_vl_text", "encoder-only", "AutoModel"),
+        # vision towers whose class keeps main_input_name="input_ids" but takes pixels or patches
+        ("qwen2_5_vl_vision", "vision", "AutoModel"),
+        ("gemma4_vision", "vision", "AutoModel"),
+        ("idefics3_vision", "vision", "AutoModel"),
     ],
 )
 def test_family_comes_from_the_auto_mappings(model_type, family, auto_class):
