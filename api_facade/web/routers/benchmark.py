@@ -13,10 +13,10 @@ from api_facade.data import ServiceDB
 from api_facade.runs.jobs import PREFIX, Job
 from api_facade.runs.plans import benchmark_plan
 from api_facade.web.auth import require_token
-from api_facade.web.deps import ERRORS, NOT_FOUND, RUN_SCOPE, DBDep, ManagerDep, SettingsDep
+from api_facade.web.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, SettingsDep
 from api_facade.web.requests import BenchmarkRunRequest
-from api_facade.web.routers.common import check_shape, check_timeout, detect_hardware, start
-from api_facade.web.routers.run_routes import add_run_routes
+from api_facade.web.routers.common import detect_hardware, start_timed
+from api_facade.web.routers.run_routes import START_ROUTE, add_run_routes
 from api_facade.web.routers.test import models as known_models
 from api_facade.web.schemas import (
     RUN_ID_PATTERN,
@@ -24,7 +24,6 @@ from api_facade.web.schemas import (
     BenchmarkHistory,
     BenchmarkResults,
     BenchmarkRow,
-    ErrorBody,
     HardwareList,
     ModelList,
 )
@@ -100,13 +99,10 @@ class HistoryFacets(BaseModel):
     dtypes: list[str]
 
 
-@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
-             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+@router.post("/run", **START_ROUTE)
 async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate benchmark modules for the models and run the cases of these shapes and dtype."""
-    check_timeout(body.timeout_s, settings)
-    check_shape(body.batch_sizes, body.seq_lens)
-    return await start(manager, "benchmark", body.model_dump(), benchmark_plan, hardware=body.hardware)
+    return await start_timed(manager, settings, "benchmark", body, benchmark_plan)
 
 
 async def benchmark_results(job: Job, db: ServiceDB) -> BenchmarkResults:

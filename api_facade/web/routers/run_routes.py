@@ -1,13 +1,15 @@
-"""The routes every run area has in one shape: ``status``, ``results`` and ``cancel`` of a run, and its ``ws``.
+"""The routes every run area has in one shape: ``run``, ``status``, ``results`` and ``cancel`` of a run, its ``ws``.
 
 ``/api/test``, ``/api/benchmark`` and ``/api/workflow`` differ only in the run kind they accept, the
-results body and the words of their docs; :func:`add_run_routes` registers the four routes for one
-area, so a fix to how a run is looked up, cancelled or streamed lands in all three at once.
+results body and the words of their docs: :func:`add_run_routes` registers four routes for one
+area, and :data:`START_ROUTE` is the route of each one's own ``POST /run`` (their checks differ).
+A fix to how a run is started, looked up, cancelled or streamed lands in all three at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel
@@ -16,9 +18,14 @@ from api_facade.data import ServiceDB
 from api_facade.runs.jobs import Job
 from api_facade.web.deps import NOT_FOUND, RUN_SCOPE, DBDep, HubDep, ManagerDep, RunId, find_job
 from api_facade.web.routers.common import cancel, serve_events
-from api_facade.web.schemas import Cancelled, ErrorBody, RunStatus
+from api_facade.web.schemas import Accepted, Cancelled, ErrorBody, RunStatus
 from api_facade.web.views import run_status
 
+#: the route of every area's ``POST /run``: 202 with :class:`Accepted`, a run token only, 429 when the queue is full
+START_ROUTE: dict[str, Any] = {
+    "dependencies": RUN_SCOPE, "status_code": 202, "response_model": Accepted, "response_model_exclude_none": True,
+    "responses": {429: {"model": ErrorBody, "description": "too many runs queued"}},
+}
 #: a finished or running job -> the area's results body
 ResultsLoader = Callable[[Job, ServiceDB], Awaitable[BaseModel]]
 

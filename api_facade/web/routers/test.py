@@ -15,7 +15,7 @@ from api_facade.runs.module_writer import known_models
 from api_facade.runs.plans import test_plan
 from api_facade.runs.pytest_cmd import TargetError, check_target
 from api_facade.web.auth import require_token
-from api_facade.web.deps import ERRORS, NOT_FOUND, RUN_SCOPE, DBDep, ManagerDep, SettingsDep
+from api_facade.web.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, SettingsDep
 from api_facade.web.requests import TestRunRequest
 from api_facade.web.routers.common import (
     check_executor,
@@ -24,11 +24,10 @@ from api_facade.web.routers.common import (
     detect_hardware,
     start,
 )
-from api_facade.web.routers.run_routes import add_run_routes
+from api_facade.web.routers.run_routes import START_ROUTE, add_run_routes
 from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
-    ErrorBody,
     HardwareList,
     MatrixBody,
     ModelList,
@@ -45,8 +44,7 @@ ws_router = APIRouter(prefix=PREFIX["test"], tags=["test"])
 RUN_KINDS = ("test", "benchmark", "workflow")
 
 
-@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
-             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+@router.post("/run", **START_ROUTE)
 async def start_run(body: TestRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Start a pytest run; it queues when the service runs its maximum already."""
     if not body.targets and not body.models:

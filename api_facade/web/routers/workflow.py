@@ -8,13 +8,13 @@ from api_facade.data import ServiceDB
 from api_facade.runs.jobs import PREFIX, Job
 from api_facade.runs.plans import failed_step, workflow_plan
 from api_facade.web.auth import require_token
-from api_facade.web.deps import ERRORS, RUN_SCOPE, ManagerDep, SettingsDep
+from api_facade.web.deps import ERRORS, ManagerDep, SettingsDep
 from api_facade.web.requests import WorkflowRequest
 from api_facade.web.routers.benchmark import benchmark_rows
-from api_facade.web.routers.common import check_shape, check_timeout, start
-from api_facade.web.routers.run_routes import add_run_routes
+from api_facade.web.routers.common import start_timed
+from api_facade.web.routers.run_routes import START_ROUTE, add_run_routes
 from api_facade.web.routers.test import test_rows
-from api_facade.web.schemas import Accepted, ErrorBody, WorkflowResults
+from api_facade.web.schemas import Accepted, WorkflowResults
 from api_facade.web.views import job_steps
 
 router = APIRouter(prefix=PREFIX["workflow"], tags=["workflow"], dependencies=[Depends(require_token)],
@@ -22,13 +22,10 @@ router = APIRouter(prefix=PREFIX["workflow"], tags=["workflow"], dependencies=[D
 ws_router = APIRouter(prefix=PREFIX["workflow"], tags=["workflow"])
 
 
-@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
-             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+@router.post("/run", **START_ROUTE)
 async def start_workflow(body: WorkflowRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate tests and benchmarks for the model, run the tests, then the benchmarks."""
-    check_timeout(body.timeout_s, settings)
-    check_shape(body.batch_sizes, body.seq_lens)
-    return await start(manager, "workflow", body.model_dump(), workflow_plan, hardware=body.hardware)
+    return await start_timed(manager, settings, "workflow", body, workflow_plan)
 
 
 async def workflow_results(job: Job, db: ServiceDB) -> WorkflowResults:
