@@ -31,7 +31,7 @@ demo: $(STAMP)
 		status=$$?; $(BIN)/ipfs-accel report --db .ipfs_accel/results.duckdb; exit $$status
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=25
 
 # onnxruntime-web for the wasm/webgpu/webnn backends, from npm into ~/.cache/ipfs-accel/browser
 # (idempotent; never done at test time)

@@ -34,7 +34,8 @@ The web layer, :mod:`.web` (HTTP in, JSON out; no subprocesses):
 - :mod:`.web.ws`: admitting a WebSocket and streaming a run's events with ``seq``.
 - :mod:`.web.logredact`: masks tokens in the server's logs.
 - :mod:`.web.routers`: one router per area: ``test``, ``benchmark``, ``generator``,
-  ``workflow``, and ``common`` (starting, cancelling, streaming for all of them).
+  ``workflow``, ``common`` (starting, cancelling, streaming for all of them) and
+  ``run_routes`` (the ``run``/``status``/``results``/``cancel``/``ws`` routes the three run areas share).
 
 The run machinery, :mod:`.runs` (no HTTP):
 

@@ -46,3 +46,21 @@ def _rows(db: Path, sql: str, params: Sequence = ()) -> list[dict]:
 def db_rows() -> Callable[..., list[dict]]:
     """``db_rows(db, sql, params=())``: the query's rows as dicts, the store's spools merged first."""
     return _rows
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray of two nodes for the whole session (a head, and a node offering openvino), shared by
+    the Ray tests and the facade's Ray run; they are all in ``xdist_group("ray")``, so one worker starts it."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    c.add_node(num_cpus=2, resources={"openvino": 1})
+    c.wait_for_nodes()
+    ray.init(address=c.address, logging_level="ERROR", log_to_driver=False)
+    try:
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()  # only the processes this fixture started

@@ -1,4 +1,4 @@
-"""A run with ``"executor": "ray"`` through a real facade: ``ipfs-accel run --ray`` on a local Ray,
+"""A run with ``"executor": "ray"`` through a real facade: ``ipfs-accel run --ray`` on the session's local Ray,
 one event stream for the whole run (each test's events tagged with its shard), rows in the store."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")
-def facade_settings() -> dict:
-    """No Ray address: each ray run starts a local Ray of its own (dashboard off, 127.0.0.1)."""
-    return {"ray_address": "", "max_run_time_s": 600}
+def facade_settings(ray_cluster) -> dict:
+    """The session's one local Ray (``tests/conftest.py``) as the service's cluster: no Ray start of its own."""
+    return {"ray_address": ray_cluster.address, "max_run_time_s": 600}
 
 
 def test_a_ray_run_streams_like_any_run_and_lands_in_the_store(facade_client: Client):

@@ -79,22 +79,6 @@ def test_z():
 QUIET = ["-p", "no:cacheprovider", "--ipfs-bench-min-rounds=5", "--ipfs-bench-max-rounds=5"]
 
 
-@pytest.fixture(scope="session")
-def cluster():
-    """One local Ray of two nodes for the whole session: a head, and a node offering openvino."""
-    from ray.cluster_utils import Cluster
-
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
-    c.add_node(num_cpus=2, resources={"openvino": 1})
-    c.wait_for_nodes()
-    ray.init(address=c.address, logging_level="ERROR", log_to_driver=False)
-    try:
-        yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()  # only the processes this fixture started
-
-
 def _suite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
     (tmp_path / "test_suite.py").write_text(textwrap.dedent(text))
     monkeypatch.chdir(tmp_path)
@@ -117,7 +101,7 @@ def _latest(db: Path) -> str:
     return _rows(db, "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")[0]["run_id"]
 
 
-def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_path, monkeypatch, capsys):
+def test_sharded_run_equals_a_serial_run_and_places_by_hardware(ray_cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, SUITE)
     serial_db = tmp_path / "serial.duckdb"
     serial = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "0", "-q", f"--ipfs-db={serial_db}",
@@ -162,15 +146,14 @@ def test_sharded_run_equals_a_serial_run_and_places_by_hardware(cluster, tmp_pat
 
     # one live stream for the whole run, the same items and outcomes as the store
     events = _events(events_file.read_text().splitlines())
-    _assert_one_session(events, exit_status=1, run_id=run_id)
+    _assert_streamed_as_stored(events, db, run_id, exit_status=1)
     assert {(e["shard"], e["attempt"]) for e in events if e.get("$report_type") == "TestReport"} == {(0, 0), (1, 0)}
-    _assert_stream_equals_store(events, db, run_id)
     results = [e for e in events if e.get("$report_type") == "ShardResult"]
     assert sorted((e["shard"], e["retried"], e["node_id"]) for e in results) == [
         (s["shard"], False, s["node_id"]) for s in shards]
 
 
-def test_hardware_no_node_offers_fails_fast_and_names_it(cluster, tmp_path, monkeypatch, capsys):
+def test_hardware_no_node_offers_fails_fast_and_names_it(ray_cluster, tmp_path, monkeypatch, capsys):
     db = _suite(tmp_path, monkeypatch, SUITE)
     started = time.monotonic()
     events_file = tmp_path / "events.jsonl"
@@ -189,14 +172,14 @@ def test_without_ray_installed_it_says_how_to_install(tmp_path, monkeypatch, cap
     assert "pip install 'pytest-ipfs-accel[ray]'" in capsys.readouterr().err
 
 
-def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(cluster, tmp_path, monkeypatch):
+def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(ray_cluster, tmp_path, monkeypatch):
     """Also the facade's way in: a real ``ipfs-accel run`` process joining the cluster, its events
     on an inherited ``fd:N``, read while it runs."""
     db = _suite(tmp_path, monkeypatch, FAULTS)
     (tmp_path / "KILL_ONCE").touch()
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen([sys.executable, "-c", "from pytest_ipfs_accel.cli import main; raise SystemExit(main())",
-                             "run", f"--ray={cluster.address}", "--db", str(db), "--hw", "cpu", "--retries", "1",
+                             "run", f"--ray={ray_cluster.address}", "--db", str(db), "--hw", "cpu", "--retries", "1",
                              "--run-id", "svc-run-1",  # the service's own id for the run
                              "--", "-p", "no:cacheprovider", f"--ipfs-events=fd:{write_fd}"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -218,26 +201,18 @@ def test_a_killed_worker_is_retried_without_duplicates_and_its_events_marked(clu
     _assert_gone(tmp_path)
 
     events = _events(lines)
-    _assert_one_session(events, exit_status=0, run_id=run_id)
+    _assert_streamed_as_stored(events, db, run_id, exit_status=0)
     first = [e for e in events if e.get("attempt") == 0 and e.get("$report_type") in ("TestReport", "TestStart")]
     # the dead attempt's events reached the driver while it ran: its worker never returned a result
     assert ("test_a", "TestReport") in {(e["nodeid"].split("::")[1], e.get("$report_type")) for e in first}
     assert "test_fault" in {e["nodeid"].split("::")[1] for e in first if e.get("$report_type") == "TestStart"}
     marks = [(e["attempt"], e["retried"]) for e in events if e.get("$report_type") == "ShardResult"]
     assert marks == [(0, True), (1, False)]
-    _assert_stream_equals_store(events, db, run_id)
 
 
-def test_a_shard_that_exhausts_its_retries_leaves_error_rows(cluster, tmp_path, monkeypatch, capsys):
-    db = _suite(tmp_path, monkeypatch, FAULTS)
-    (tmp_path / "KILL_ALWAYS").touch()
+def test_a_shard_that_exhausts_its_retries_leaves_error_rows(ray_cluster, tmp_path, monkeypatch):
     # --retries 0: the retry path itself is the test above; each retry costs a Ray worker start
-    events_file = tmp_path / "events.jsonl"
-    assert _ray_run(db, "--hw", "cpu", "--retries", "0", "--", "-p", "no:cacheprovider",
-                    f"--ipfs-events={events_file}") == 1
-    run_id = _latest(db)
-    rows = {r["nodeid"].split("::")[1]: r for r in _rows(
-        db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ? AND subtest IS NULL", [run_id])}
+    db, run_id, rows = _fault_run(tmp_path, monkeypatch, "KILL_ALWAYS", "--retries", "0")
     assert sorted(rows) == ["test_a", "test_fault", "test_z"]  # each exactly once
     assert rows["test_a"]["outcome"] == "passed"  # flushed before the kill: kept
     for name in ("test_fault", "test_z"):
@@ -246,34 +221,44 @@ def test_a_shard_that_exhausts_its_retries_leaves_error_rows(cluster, tmp_path, 
     assert len(_rows(db, "SELECT * FROM run_shards WHERE run_id = ?", [run_id])) == 1
     assert _rows(db, "SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"] == "error"
     _assert_gone(tmp_path)
-    events = _events(events_file.read_text().splitlines())  # the driver's error rows are streamed too
-    _assert_one_session(events, exit_status=1, run_id=run_id)
-    _assert_stream_equals_store(events, db, run_id)
 
 
-def test_a_shard_timeout_records_the_stuck_test_and_keeps_the_rest(cluster, tmp_path, monkeypatch):
-    db = _suite(tmp_path, monkeypatch, FAULTS)
-    (tmp_path / "HANG").touch()
-    events_file = tmp_path / "events.jsonl"
+def test_a_shard_timeout_records_the_stuck_test_and_keeps_the_rest(ray_cluster, tmp_path, monkeypatch):
     # 20 s: the shard's pytest must reach test_fault first, and starting it took over 8 s at load 17
-    assert _ray_run(db, "--hw", "cpu", "--shard-timeout", "20", "--", "-p", "no:cacheprovider",
-                    f"--ipfs-events={events_file}") == 1
-    run_id = _latest(db)
-    rows = {r["nodeid"].split("::")[1]: r for r in _rows(
-        db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ?", [run_id])}
+    db, run_id, rows = _fault_run(tmp_path, monkeypatch, "HANG", "--shard-timeout", "20")
     assert rows["test_a"]["outcome"] == "passed"
     assert rows["test_fault"]["outcome"] == "error"
     assert rows["test_fault"]["message"].startswith("shard 0 timed out after 20 s: the session ended")
     assert rows["test_z"]["outcome"] == "error" and "not run: shard 0 timed out" in rows["test_z"]["message"]
     shard = _rows(db, "SELECT status, exit_status FROM run_shards WHERE run_id = ?", [run_id])
     assert shard == [{"status": "timeout", "exit_status": 2}]  # pytest's own "interrupted"
-    events = _events(events_file.read_text().splitlines())  # read to the end, past the interrupt
-    _assert_one_session(events, exit_status=1, run_id=run_id)
-    _assert_stream_equals_store(events, db, run_id)
+
+
+def _fault_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, switch: str,
+               *ray_args: str) -> tuple[Path, str, dict[str, dict]]:
+    """FAULTS on cpu with the fault file ``switch`` present: exits 1, and its event stream (read to the end,
+    past a kill or an interrupt; the driver's error rows are streamed too) says what the store says.
+    Returns the store, the run id and each test's row by name."""
+    db = _suite(tmp_path, monkeypatch, FAULTS)
+    (tmp_path / switch).touch()
+    events_file = tmp_path / "events.jsonl"
+    assert _ray_run(db, "--hw", "cpu", *ray_args, "--", "-p", "no:cacheprovider",
+                    f"--ipfs-events={events_file}") == 1
+    run_id = _latest(db)
+    _assert_streamed_as_stored(_events(events_file.read_text().splitlines()), db, run_id, exit_status=1)
+    rows = _rows(db, "SELECT nodeid, outcome, message FROM test_results WHERE run_id = ? AND subtest IS NULL",
+                 [run_id])
+    return db, run_id, {r["nodeid"].split("::")[1]: r for r in rows}
 
 
 def _events(lines) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def _assert_streamed_as_stored(events: list[dict], db: Path, run_id: str, *, exit_status: int) -> None:
+    """The driver's one stream of a Ray run: one session, and the same items and outcomes as the store."""
+    _assert_one_session(events, exit_status=exit_status, run_id=run_id)
+    _assert_stream_equals_store(events, db, run_id)
 
 
 def _assert_one_session(events: list[dict], *, exit_status: int, run_id: str) -> None:

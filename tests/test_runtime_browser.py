@@ -8,16 +8,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
 import torch
 
-from hardware_markers import ConversionError
+from hardware_markers import ConversionError, browser_page
 from hardware_markers.browser import detect_wasm, detect_webgpu, detect_webnn
 from hardware_markers.browser_assets import CACHE_ENV, assets_problem, chromium_path
 from hardware_markers.browser_page import BrowserError, BrowserSession, BrowserUnavailable
 from hardware_markers.browser_runtime import decode, encode
+from tests.facade_fixtures import ServeCommand
 
 MISSING = (f"no Chromium at {chromium_path()}" if not chromium_path().is_file() else assets_problem())
 needs_browser = pytest.mark.skipif(MISSING is not None, reason=f"browser runtime missing: {MISSING}")
@@ -49,23 +51,35 @@ def test_without_assets_the_cli_and_the_session_say_to_install_them(tmp_path, mo
 
 
 BERT_DB_QUERY = "SELECT nodeid, outcome, message FROM test_results"
+BROWSER_COLUMNS = ["cpu", "wasm", "webnn", "webgpu"]  # BACKENDS' order, as the matrix sorts them
+TOKEN = "browser-backends-token-0123456789"
 
 
-@needs_browser
-def test_generated_bert_runs_unchanged_on_wasm_and_webgpu(tmp_path):
-    out = tmp_path / "generated"
+@pytest.fixture(scope="module")
+def bert_run(tmp_path_factory) -> tuple[Path, dict[str, tuple[str, str]], str]:
+    """The generated bert ``basic`` module run once on cpu, wasm, webgpu and webnn into a real store
+    (``<folder>/results.duckdb``, where a service started on the folder finds it): the folder, each
+    test's (outcome, message) by ``name[backend]``, and the tail of pytest's output."""
+    work = tmp_path_factory.mktemp("bert-browser")
+    out = work / "generated"
     subprocess.run([sys.executable, "-m", "pytest_ipfs_accel", "generate", "bert", "--test-type", "basic",
                     "--out", str(out)], check=True, capture_output=True)
-    db = tmp_path / "results.duckdb"
+    db = work / "results.duckdb"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", str(out), "-q", "-p", "no:cacheprovider", "--rootdir", str(out),
          "--ipfs-hw=cpu,wasm,webgpu,webnn", f"--ipfs-db={db}", "-rs"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True, text=True, cwd=work,
     )
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(BERT_DB_QUERY).fetchall()
     outcomes = {nodeid.split("::")[1]: (outcome, message or "") for nodeid, outcome, message in rows}
-    assert outcomes["test_forward[cpu]"][0] == "passed", proc.stdout[-3000:]
+    return work, outcomes, proc.stdout[-3000:]
+
+
+@needs_browser
+def test_generated_bert_runs_unchanged_on_wasm_and_webgpu(bert_run):
+    _, outcomes, output = bert_run
+    assert outcomes["test_forward[cpu]"][0] == "passed", output
     # parity with torch float32 at the generated module's tolerance (1e-4)
     assert outcomes["test_forward[wasm]"][0] == "passed", outcomes["test_forward[wasm]"]
     assert outcomes["test_forward[webgpu]"][0] == "passed", outcomes["test_forward[webgpu]"]
@@ -75,6 +89,49 @@ def test_generated_bert_runs_unchanged_on_wasm_and_webgpu(tmp_path):
         assert outcome == "passed", message
     else:  # skipped with the browser's own words (here: NotSupportedError: WebNN is not supported ...)
         assert outcome == "skipped" and webnn.reason in message, message
+
+
+@needs_browser
+def test_the_matrix_and_the_dashboard_show_the_browser_columns(bert_run):
+    """The browser backends are columns like any other: ``/api/test/matrix`` of a real ``ipfs-accel serve``
+    on that run's store, and the dashboard's matrix in this process's one Chromium."""
+    work, outcomes, _ = bert_run
+    expected = {hw: _worst([o for name, (o, _) in outcomes.items() if name.endswith(f"[{hw}]")])
+                for hw in BROWSER_COLUMNS}
+    service = ServeCommand(work, work / "generated", TOKEN)
+    try:
+        response = service.client.get("/api/test/matrix")
+        assert response.status_code == 200, response.text
+        matrix = response.json()
+        assert matrix["hardware"] == BROWSER_COLUMNS and matrix["models"] == ["bert"]
+        assert {c["hardware"]: c["status"] for c in matrix["cells"]} == expected
+        assert all(c["total"] == sum(c["counts"].values()) > 0 for c in matrix["cells"])
+
+        context = browser_page.session().browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{service.url}/?token={TOKEN}#/matrix")
+            page.wait_for_selector("#matrix-table td.cell[data-model]", timeout=20_000)
+            heads = page.eval_on_selector_all("#matrix-table thead th", "ths => ths.map(th => th.textContent)")
+            cells = page.eval_on_selector_all(
+                "#matrix-table td.cell[data-model]", "tds => tds.map(td => [td.dataset.hardware, td.dataset.status])")
+            assert not errors, errors
+        finally:
+            context.close()
+    finally:
+        service.close()
+    assert heads == ["model", *BROWSER_COLUMNS]
+    assert dict(cells) == expected
+
+
+def _worst(outcomes: list[str]) -> str:
+    """A cell's status as the matrix decides it (failed > error > passed > skipped), for the outcomes here."""
+    for status in ("failed", "error", "passed", "skipped"):
+        if status in outcomes:
+            return status
+    raise AssertionError(f"no outcome the matrix knows among {outcomes}")
 
 
 @pytest.fixture(scope="module")

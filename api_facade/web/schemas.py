@@ -53,6 +53,34 @@ class Accepted(BaseModel):
     events: str = Field(description="WebSocket path of its event stream")
 
 
+class RunOutcome(BaseModel):
+    """Which run and where it stands: the head of every body about one run."""
+
+    run_id: str
+    status: Status
+    reason: str | None
+
+
+class TaskOutcome(BaseModel):
+    """Which generate task and where it stands: the head of every body about one task."""
+
+    task_id: str
+    status: Status
+    reason: str | None
+
+
+class RunHead(BaseModel):
+    """What a run's status and its line in a run list say alike, in this order."""
+
+    run_id: str
+    kind: str
+    status: Status
+    reason: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class Progress(BaseModel):
     collected: int | None
     done: int
@@ -67,14 +95,7 @@ class Step(BaseModel):
     finished_at: str | None = None
 
 
-class RunStatus(BaseModel):
-    run_id: str
-    kind: str
-    status: Status
-    reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+class RunStatus(RunHead):
     elapsed_s: float | None
     exit_code: int | None
     progress: Progress
@@ -89,14 +110,7 @@ class RunStatus(BaseModel):
     executor: Executor = "local"
 
 
-class RunSummary(BaseModel):
-    run_id: str
-    kind: str
-    status: Status
-    reason: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+class RunSummary(RunHead):
     duration_s: float | None
     counts: dict[str, int]
     hardware: list[str]
@@ -119,32 +133,22 @@ class TestRow(BaseModel):
     subtest: str | None = None
 
 
-class TestResults(BaseModel):
-    run_id: str
-    status: Status
-    reason: str | None
+class TestResults(RunOutcome):
     counts: dict[str, int]
     source: Literal["database", "events"] = Field(
         description="database once the run finished; live events while it runs")
     tests: list[TestRow]
 
 
-class Cancelled(BaseModel):
-    run_id: str
-    status: Status
-    reason: str | None
+class Cancelled(RunOutcome):
+    pass
 
 
-class TaskCancelled(BaseModel):
-    task_id: str
-    status: Status
-    reason: str | None
+class TaskCancelled(TaskOutcome):
+    pass
 
 
-class TaskStatus(BaseModel):
-    task_id: str
-    status: Status
-    reason: str | None
+class TaskStatus(TaskOutcome):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -160,10 +164,7 @@ class GeneratedFile(BaseModel):
     model: str | None = None
 
 
-class TaskResult(BaseModel):
-    task_id: str
-    status: Status
-    reason: str | None
+class TaskResult(TaskOutcome):
     files: list[GeneratedFile]
 
 
@@ -250,10 +251,7 @@ class BenchmarkRow(BaseModel):
     git_commit: str | None = None
 
 
-class BenchmarkResults(BaseModel):
-    run_id: str
-    status: Status
-    reason: str | None
+class BenchmarkResults(RunOutcome):
     counts: dict[str, int]
     results: list[BenchmarkRow]
 
@@ -262,10 +260,7 @@ class BenchmarkHistory(BaseModel):
     results: list[BenchmarkRow]
 
 
-class WorkflowResults(BaseModel):
-    run_id: str
-    status: Status
-    reason: str | None
+class WorkflowResults(RunOutcome):
     failed_step: str | None
     steps: list[Step]
     counts: dict[str, int]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api_facade.runs.hub import Hub
 from api_facade.runs.jobs import Job
 from api_facade.runs.manager import RunManager
@@ -15,6 +17,20 @@ def _last_seq(job: Job, hub: Hub) -> int | None:
         return None
 
 
+def job_steps(job: Job) -> list[Step]:
+    """A workflow's steps as the API shows them (other runs have none)."""
+    return [Step(**{k: v for k, v in s.items() if k in Step.model_fields}) for s in job.steps]
+
+
+def _run_head(job: Job) -> dict[str, Any]:
+    """The fields a run's status and its summary in a run list say alike."""
+    return {
+        "run_id": job.run_id, "kind": job.kind, "status": job.status, "reason": job.reason,
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "counts": job.live_counts(), "hardware": job.hardware, "executor": job.request.get("executor", "local"),
+    }
+
+
 def run_status(job: Job, manager: RunManager, hub: Hub) -> RunStatus:
     progress = job.progress
     collected = progress.collected if job.active else job.collected
@@ -25,44 +41,26 @@ def run_status(job: Job, manager: RunManager, hub: Hub) -> RunStatus:
     elif not job.active and job.status == "passed":
         fraction = 1.0
     return RunStatus(
-        run_id=job.run_id,
-        kind=job.kind,
-        status=job.status,
-        reason=job.reason,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+        **_run_head(job),
         elapsed_s=job.elapsed_s(),
         exit_code=job.exit_code,
         progress=Progress(collected=collected, done=done, fraction=fraction),
-        counts=job.live_counts(),
         current_test=progress.current if job.active else None,
         current_step=job.current_step if job.active else None,
-        steps=[Step(**{k: v for k, v in s.items() if k in Step.model_fields}) for s in job.steps],
-        hardware=job.hardware,
+        steps=job_steps(job),
         queue_position=manager.queue_position(job.run_id),
         last_seq=_last_seq(job, hub),
         pytest_run_ids=job.pytest_run_ids,
-        executor=job.request.get("executor", "local"),
     )
 
 
 def run_summary(job: Job) -> RunSummary:
     models = job.request.get("models") or ([job.request["model"]] if job.request.get("model") else [])
     return RunSummary(
-        run_id=job.run_id,
-        kind=job.kind,
-        status=job.status,
-        reason=job.reason,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
+        **_run_head(job),
         duration_s=job.elapsed_s(),
-        counts=job.live_counts(),
-        hardware=job.hardware,
         targets=list(job.request.get("targets") or []),
         models=list(models),
-        executor=job.request.get("executor", "local"),
     )
 
 

@@ -5,33 +5,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from api_facade import data
-from api_facade.runs.jobs import PREFIX
+from api_facade.data import ServiceDB
+from api_facade.runs.jobs import PREFIX, Job
 from api_facade.runs.plans import benchmark_plan
 from api_facade.web.auth import require_token
-from api_facade.web.deps import (
-    ERRORS,
-    NOT_FOUND,
-    RUN_SCOPE,
-    DBDep,
-    HubDep,
-    ManagerDep,
-    RunId,
-    SettingsDep,
-    find_job,
-)
+from api_facade.web.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, SettingsDep
 from api_facade.web.requests import BenchmarkRunRequest
-from api_facade.web.routers.common import (
-    cancel,
-    check_shape,
-    check_timeout,
-    detect_hardware,
-    serve_events,
-    start,
-)
+from api_facade.web.routers.common import detect_hardware, start_timed
+from api_facade.web.routers.run_routes import START_ROUTE, add_run_routes
 from api_facade.web.routers.test import models as known_models
 from api_facade.web.schemas import (
     RUN_ID_PATTERN,
@@ -39,13 +24,9 @@ from api_facade.web.schemas import (
     BenchmarkHistory,
     BenchmarkResults,
     BenchmarkRow,
-    Cancelled,
-    ErrorBody,
     HardwareList,
     ModelList,
-    RunStatus,
 )
-from api_facade.web.views import run_status
 from pytest_ipfs_accel.bench.threshold import parse_threshold
 
 router = APIRouter(prefix=PREFIX["benchmark"], tags=["benchmark"], dependencies=[Depends(require_token)],
@@ -118,41 +99,27 @@ class HistoryFacets(BaseModel):
     dtypes: list[str]
 
 
-@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
-             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+@router.post("/run", **START_ROUTE)
 async def start_run(body: BenchmarkRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Generate benchmark modules for the models and run the cases of these shapes and dtype."""
-    check_timeout(body.timeout_s, settings)
-    check_shape(body.batch_sizes, body.seq_lens)
-    return await start(manager, "benchmark", body.model_dump(), benchmark_plan, hardware=body.hardware)
+    return await start_timed(manager, settings, "benchmark", body, benchmark_plan)
 
 
-@router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
-async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
-    job = await find_job(manager, run_id, "benchmark")
-    return run_status(job, manager, hub)
-
-
-@router.get("/results/{run_id}", response_model=BenchmarkResults, responses=NOT_FOUND)
-async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> BenchmarkResults:
+async def benchmark_results(job: Job, db: ServiceDB) -> BenchmarkResults:
     """Statistics per case (median/p50, p90, p95, p99, throughput, memory) of a benchmark run."""
-    job = await find_job(manager, run_id, "benchmark")
-    rows = await benchmark_rows(job, db)
     return BenchmarkResults(run_id=job.run_id, status=job.status, reason=job.reason,
-                            counts=job.live_counts(), results=rows)
+                            counts=job.live_counts(), results=await benchmark_rows(job, db))
 
 
-async def benchmark_rows(job, db) -> list[BenchmarkRow]:
+async def benchmark_rows(job: Job, db: ServiceDB) -> list[BenchmarkRow]:
     if job.active or not job.pytest_run_ids:
         return []  # cases arrive as BenchmarkResult events while the run goes on
     rows = await db.call(data.benchmark_rows, job.pytest_run_ids)
     return [BenchmarkRow(**r) for r in rows]
 
 
-@router.post("/cancel/{run_id}", dependencies=RUN_SCOPE, response_model=Cancelled,
-             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
-async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
-    return await cancel(manager, await find_job(manager, run_id, "benchmark"))
+add_run_routes(router, ws_router, "benchmark", BenchmarkResults, benchmark_results,
+               results_doc="Statistics per case (median/p50, p90, p95, p99, throughput, memory) of a benchmark run.")
 
 
 @router.get("/models", response_model=ModelList)
@@ -264,11 +231,3 @@ async def _plugin_run(manager, ref: str) -> str:
     if job is not None and job.pytest_run_ids:
         return job.pytest_run_ids[-1]
     return ref
-
-
-@ws_router.websocket("/ws/{run_id}")
-async def events(websocket: WebSocket, run_id: str) -> None:
-    await serve_events(websocket, run_id, "benchmark")
-
-
-

@@ -77,6 +77,14 @@ async def start(manager: RunManager, kind: str, request: dict[str, Any], plan: P
                     events=f"{PREFIX[kind]}/ws/{job.run_id}")
 
 
+async def start_timed(manager: RunManager, settings: Settings, kind: str, body: Any, plan: Plan) -> Accepted:
+    """Start a run that generates and times benchmark cases (``benchmark``, ``workflow``): its timeout
+    and its largest shape are checked first."""
+    check_timeout(body.timeout_s, settings)
+    check_shape(body.batch_sizes, body.seq_lens)
+    return await start(manager, kind, body.model_dump(), plan, hardware=body.hardware)
+
+
 async def cancel(manager: RunManager, job: Job) -> Cancelled:
     if not job.active:
         raise HTTPException(409, f"{job.run_id} has already ended ({job.status}); nothing to cancel")

@@ -6,50 +6,37 @@ import asyncio
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from api_facade import data
-from api_facade.runs.jobs import PREFIX
+from api_facade.data import ServiceDB
+from api_facade.runs.jobs import PREFIX, Job
 from api_facade.runs.module_writer import known_models
 from api_facade.runs.plans import test_plan
 from api_facade.runs.pytest_cmd import TargetError, check_target
 from api_facade.web.auth import require_token
-from api_facade.web.deps import (
-    ERRORS,
-    NOT_FOUND,
-    RUN_SCOPE,
-    DBDep,
-    HubDep,
-    ManagerDep,
-    RunId,
-    SettingsDep,
-    find_job,
-)
+from api_facade.web.deps import ERRORS, NOT_FOUND, DBDep, ManagerDep, SettingsDep
 from api_facade.web.requests import TestRunRequest
 from api_facade.web.routers.common import (
-    cancel,
     check_executor,
     check_timeout,
     check_workers,
     detect_hardware,
-    serve_events,
     start,
 )
+from api_facade.web.routers.run_routes import START_ROUTE, add_run_routes
 from api_facade.web.schemas import (
     RUN_ID_PATTERN,
     Accepted,
-    Cancelled,
-    ErrorBody,
     HardwareList,
     MatrixBody,
     ModelList,
     RunList,
-    RunStatus,
     Status,
     TestResults,
     TestRow,
 )
-from api_facade.web.views import run_status, run_summary
+from api_facade.web.views import run_summary
 
 router = APIRouter(prefix=PREFIX["test"], tags=["test"], dependencies=[Depends(require_token)], responses=ERRORS)
 ws_router = APIRouter(prefix=PREFIX["test"], tags=["test"])
@@ -57,8 +44,7 @@ ws_router = APIRouter(prefix=PREFIX["test"], tags=["test"])
 RUN_KINDS = ("test", "benchmark", "workflow")
 
 
-@router.post("/run", dependencies=RUN_SCOPE, status_code=202, response_model=Accepted, response_model_exclude_none=True,
-             responses={429: {"model": ErrorBody, "description": "too many runs queued"}})
+@router.post("/run", **START_ROUTE)
 async def start_run(body: TestRunRequest, settings: SettingsDep, manager: ManagerDep) -> Accepted:
     """Start a pytest run; it queues when the service runs its maximum already."""
     if not body.targets and not body.models:
@@ -76,28 +62,26 @@ async def start_run(body: TestRunRequest, settings: SettingsDep, manager: Manage
     return await start(manager, "test", request, test_plan, hardware=body.hardware)
 
 
-@router.get("/status/{run_id}", response_model=RunStatus, responses=NOT_FOUND)
-async def status(run_id: RunId, manager: ManagerDep, hub: HubDep) -> RunStatus:
-    """Status, progress (collected vs done), counts so far, elapsed time and the current test."""
-    job = await find_job(manager, run_id, "test")
-    return run_status(job, manager, hub)
-
-
-@router.get("/results/{run_id}", response_model=TestResults, responses=NOT_FOUND)
-async def results(run_id: RunId, manager: ManagerDep, db: DBDep) -> TestResults:
+async def test_results(job: Job, db: ServiceDB) -> TestResults:
     """Per-test outcomes: from the database once the run ended, from its events while it runs."""
-    job = await find_job(manager, run_id, "test")
-    return await test_results(job, db)
+    tests, source = await test_rows(job, db)
+    return TestResults(run_id=job.run_id, status=job.status, reason=job.reason,
+                       counts=job.live_counts(), source=source, tests=tests)
 
 
-async def test_results(job, db) -> TestResults:
+async def test_rows(job: Job, db: ServiceDB) -> tuple[list[TestRow], Literal["database", "events"]]:
+    """A run's test rows and where they came from (a workflow's results use them too)."""
     if job.active or not job.pytest_run_ids:
         rows, source = job.progress.rows(), "events"
     else:
         rows, source = await db.call(data.test_rows, job.pytest_run_ids), "database"
-    tests = [TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows]
-    return TestResults(run_id=job.run_id, status=job.status, reason=job.reason,
-                       counts=job.live_counts(), source=source, tests=tests)
+    return [TestRow(**{k: r.get(k) for k in TestRow.model_fields}) for r in rows], source
+
+
+add_run_routes(router, ws_router, "test", TestResults, test_results,
+               status_doc="Status, progress (collected vs done), counts so far, elapsed time and the current test.",
+               results_doc="Per-test outcomes: from the database once the run ended, from its events while it runs.",
+               cancel_doc="Cancel a queued or running run; its whole process group ends before this answers.")
 
 
 @router.get("/runs", response_model=RunList)
@@ -114,13 +98,6 @@ async def runs(
     # live jobs carry live counts; the stored rows only get them at state changes
     jobs = [manager.live(j.run_id) or j for j in jobs]
     return RunList(runs=[run_summary(j) for j in jobs])
-
-
-@router.post("/cancel/{run_id}", dependencies=RUN_SCOPE, response_model=Cancelled,
-             responses={**NOT_FOUND, 409: {"model": ErrorBody, "description": "the run has ended already"}})
-async def cancel_run(run_id: RunId, manager: ManagerDep) -> Cancelled:
-    """Cancel a queued or running run; its whole process group ends before this answers."""
-    return await cancel(manager, await find_job(manager, run_id, "test"))
 
 
 @router.get("/models", response_model=ModelList)
@@ -182,8 +159,3 @@ async def link_cells(manager, cells: list[dict]) -> None:
         link = found[plugin_run]
         cell["service_run_id"], cell["service_kind"] = link if link else (None, None)
 
-
-@ws_router.websocket("/ws/{run_id}")
-async def events(websocket: WebSocket, run_id: str) -> None:
-    """The run's events: ``?since=N`` replays what came after seq N; token as ``?token=`` or subprotocol."""
-    await serve_events(websocket, run_id, "test")
