@@ -21,7 +21,6 @@ spool is merged as a snapshot (status ``running``) and left in place.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -29,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipfs_accel import schema, spool, store
+from pytest_ipfs_accel.spool import spawn_merger
+
+__all__ = ["MergeSummary", "apply", "has_pending", "main", "merge_file", "merge_spools", "open_reader",
+           "settle", "spawn_merger"]
 
 
 @dataclass
@@ -247,21 +250,6 @@ def _shared_columns(con, table: str) -> list[str]:
         ).fetchall()
     }
     return [c for c in schema.columns(table) if c in theirs]
-
-
-def spawn_merger(db_path: Path) -> subprocess.Popen | None:
-    """Start a detached ``python -m pytest_ipfs_accel.merge DB``; the caller does not wait."""
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pytest_ipfs_accel.merge", str(db_path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True,
-        )
-    except OSError:
-        return None  # the next reader merges instead
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,16 +17,18 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel import folding, merge, metadata, store
-from pytest_ipfs_accel.events import EventWriter
+from pytest_ipfs_accel import folding, metadata, spool
 from pytest_ipfs_accel.folding import Pending
 from pytest_ipfs_accel.keys import get_registry, get_selection
 from pytest_ipfs_accel.options import PROP_BENCH, PROP_HARDWARE, PROP_MODEL, option_value
 from pytest_ipfs_accel.spool import FLUSH_INTERVAL_S, Spool, SpoolError
+
+if TYPE_CHECKING:
+    from pytest_ipfs_accel.events import EventWriter
 
 __all__ = ["FLUSH_INTERVAL_S", "Recorder"]
 _TestReport = pytest.TestReport
@@ -52,6 +54,8 @@ class Recorder:
         self._from_workers = False
         self.events: EventWriter | None = None
         if events_target:
+            from pytest_ipfs_accel.events import EventWriter  # only with --ipfs-events
+
             self.events = EventWriter.open(events_target, config)
             config.pluginmanager.register(self.events, "ipfs_accel.events")
         self._row_hook = None
@@ -68,6 +72,10 @@ class Recorder:
         if self.db_path is None or not self._finished or self.store_error is not None:
             return None
         if self._con is None:
+            # the benchmark gate only: a session that records no gate never imports the
+            # merging code and the store module (docs/store.md, "What a session costs")
+            from pytest_ipfs_accel import merge, store
+
             try:
                 self._con = store.open_store(self.db_path)
                 merge.merge_spools(self._con, self.db_path)
@@ -85,9 +93,9 @@ class Recorder:
                 if reporter._tw.width_of_current_line:  # mid-way through a line of progress dots
                     reporter._tw.line()
                 reporter.write_line(f"ipfs-accel: WARNING: results are not recorded: {exc}", yellow=True, bold=True)
-        spool, self._spool = self._spool, None
-        if spool is not None:
-            spool.close()
+        own, self._spool = self._spool, None
+        if own is not None:
+            own.close()
 
     # ----------------------------------------------------------------- session
 
@@ -276,8 +284,8 @@ class Recorder:
         if self._con is not None:
             self._con.close()
             self._con = None
-        if self.db_path is not None and self.store_error is None and merge.has_pending(self.db_path):
-            merge.spawn_merger(self.db_path)
+        if self.db_path is not None and self.store_error is None and spool.pending(spool.spool_dir(self.db_path)):
+            spool.spawn_merger(self.db_path)
 
     # ----------------------------------------------------------------- rows
 

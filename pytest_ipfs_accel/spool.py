@@ -37,6 +37,8 @@ import io
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -167,6 +169,26 @@ class Spool:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def spawn_merger(db_path: Path) -> subprocess.Popen | None:
+    """Start a detached ``python -m pytest_ipfs_accel.merge DB``; the caller does not wait.
+
+    Here rather than in :mod:`.merge` (which re-exports it) so that a recording session,
+    which only writes its spool and starts the merger, never imports the merging code
+    and the store module (docs/store.md, "What a session costs").
+    """
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pytest_ipfs_accel.merge", str(db_path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True,
+        )
+    except OSError:
+        return None  # the next reader merges instead
 
 
 # ---------------------------------------------------------------------- reading

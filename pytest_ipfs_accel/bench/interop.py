@@ -12,9 +12,6 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel.bench.device import device_of
-from pytest_ipfs_accel.bench.fixture import json_safe
-from pytest_ipfs_accel.bench.stats import summarize
 from pytest_ipfs_accel.keys import selected_fingerprints
 from pytest_ipfs_accel.options import PROP_BENCH
 
@@ -30,6 +27,12 @@ def register_if_active(config: pytest.Config) -> None:
 
 def payload_from_fixture(fixture: Any, item: pytest.Item) -> dict[str, Any] | None:
     """The payload for a used pytest-benchmark fixture, or None if it measured nothing."""
+    # here, not at import: this module is loaded wherever pytest-benchmark is, and these
+    # bring the measuring machinery (about 7 ms of imports; docs/store.md)
+    from pytest_ipfs_accel.bench.device import device_of
+    from pytest_ipfs_accel.bench.fixture import json_safe
+    from pytest_ipfs_accel.bench.stats import summarize
+
     metadata = getattr(fixture, "stats", None)
     stats = getattr(metadata, "stats", None)
     data = list(getattr(stats, "data", None) or ())

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from pytest_ipfs_accel.bench.settings import Settings
 from pytest_ipfs_accel.bench.threshold import parse_threshold
-from pytest_ipfs_accel.bench.timing import Settings
 from pytest_ipfs_accel.options import add_option, option_value
 
 

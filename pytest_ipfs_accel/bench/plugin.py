@@ -11,25 +11,25 @@ interop (:mod:`.interop`) is registered only when pytest-benchmark itself is act
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel import store
-from pytest_ipfs_accel.bench import compare, interop
-from pytest_ipfs_accel.bench.device import device_of
-from pytest_ipfs_accel.bench.fixture import Confirmation, IpfsBench
+from pytest_ipfs_accel.bench import interop
 from pytest_ipfs_accel.bench.options import BenchOptions, add_options, parse_options
 from pytest_ipfs_accel.bench.session import BenchSession
 from pytest_ipfs_accel.keys import db_path
 from pytest_ipfs_accel.options import option_value
+
+if TYPE_CHECKING:
+    from pytest_ipfs_accel.bench.fixture import IpfsBench
 
 __all__ = ["BenchOptions", "ipfs_bench", "parse_options"]
 
 OPTIONS_KEY = pytest.StashKey[BenchOptions]()
 SESSION_KEY = pytest.StashKey[BenchSession]()
 #: the item's IpfsBench (found also when the fixture was requested dynamically)
-ITEM_BENCH_KEY = pytest.StashKey[IpfsBench]()
+ITEM_BENCH_KEY = pytest.StashKey["IpfsBench"]()
 #: node id -> (median_s, min_s) in the --ipfs-compare baseline, for confirmation re-measurements
 BASELINE_KEY = pytest.StashKey[dict]()
 _BASELINE_WORKERINPUT = "ipfs_accel_bench_baseline"
@@ -60,11 +60,18 @@ def _load_gate_baseline(config: pytest.Config, options: BenchOptions) -> dict[st
         return {}
     import duckdb  # only for a gate with confirmation: loading the plugin must not load DuckDB
 
+    # the comparison and the store (about 4 ms of imports with the stores' and bench modules'
+    # dataclasses; docs/store.md "What a session costs") only where a gate will run
+    from pytest_ipfs_accel import merge, store
+    from pytest_ipfs_accel.bench import compare
+
     path = db_path(config)
-    if not path.exists():
+    if not path.exists() and not merge.has_pending(path):
         return {}
     try:
-        con = store.open_store(path, read_only=True)
+        # merges what is pending first, like every reader: the previous session's detached
+        # merger may not have finished (seen on a loaded machine: no baseline, no confirmation)
+        con = merge.open_reader(path)
     except store.StoreError:
         return {}
     try:
@@ -100,6 +107,11 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     The hardware is the test's ``ipfs_hw`` when it uses that fixture, else the CPU.
     See docs/benchmarks.md.
     """
+    # the measuring machinery (fixture, timing, timers, stats, memory, lock, device: about
+    # 7 ms of imports) only for a test that benchmarks; docs/store.md "What a session costs"
+    from pytest_ipfs_accel.bench.device import device_of
+    from pytest_ipfs_accel.bench.fixture import Confirmation, IpfsBench
+
     options = request.config.stash[OPTIONS_KEY]
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
     backend, torch_device, device_name = device_of(hw)

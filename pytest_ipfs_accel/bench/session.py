@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from pytest_ipfs_accel import metadata
-from pytest_ipfs_accel.bench import compare, pbjson
 from pytest_ipfs_accel.bench.options import BenchOptions
-from pytest_ipfs_accel.bench.summary import session_summary
 from pytest_ipfs_accel.keys import get_run_id, get_store, selected_fingerprints
-from pytest_ipfs_accel.store import StoreError
+
+# compare, pbjson, summary, metadata and the store are imported by the methods that use
+# them: every session registers this class, few have benchmarks, a JSON file or a gate
+# (about 6 ms of imports saved at each start; docs/store.md "What a session costs")
 
 
 @dataclass
@@ -68,6 +68,9 @@ class BenchSession:
     # ------------------------------------------------------------------ JSON
 
     def _write_json(self) -> None:
+        from pytest_ipfs_accel import metadata
+        from pytest_ipfs_accel.bench import pbjson
+
         try:
             fingerprints = selected_fingerprints(self.config)
         except Exception as exc:  # a broken detector must not lose the JSON
@@ -95,6 +98,9 @@ class BenchSession:
     # ------------------------------------------------------------------ gate
 
     def _run_gate(self) -> GateOutcome:
+        from pytest_ipfs_accel.bench import compare
+        from pytest_ipfs_accel.store import StoreError
+
         ref = self.options.compare_base
         run_id = get_run_id(self.config)
         con = get_store(self.config)
@@ -135,6 +141,8 @@ class BenchSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
         if self.results:
+            from pytest_ipfs_accel.bench.summary import session_summary
+
             tr.section("ipfs-accel benchmarks", sep="-", bold=True)
             for line in session_summary(self.results):
                 tr.write_line(line)
@@ -158,6 +166,8 @@ class BenchSession:
         if gate.note:
             tr.write_line(f"--ipfs-compare: {gate.note}", yellow=True)
             return
+        from pytest_ipfs_accel.bench import compare
+
         text = compare.render(
             gate.comparisons, "table", base=str(gate.base), head=str(gate.head),
             threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
