@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from generators.tiny_fit import fit
+
 #: The small sizes every tiny configuration uses.
 WIDTH = 32
 HEADS = 4
@@ -254,7 +256,8 @@ def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
     Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
     the model otherwise falls back to sections sized for a full head.
     """
-    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in shrunk)]:
+    subs = [k for k, v in shrunk.items() if isinstance(v, dict)]  # per-layer configs refuse other reads
+    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in subs)]:
         target = shrunk if key is None else shrunk.get(key)
         if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
             continue
@@ -311,7 +314,9 @@ def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None)
     from transformers import AutoConfig
 
     default = default_config_dict(model_type)
-    shrunk = _merge(_shrink_dict(default), OVERRIDES.get(model_type, {}))
+    shrunk = _shrink_dict(default)
+    fit(default, shrunk, LAYERS)  # relations the default holds (experts, head sums, hybrid layers)
+    shrunk = _merge(shrunk, OVERRIDES.get(model_type, {}))
     _fit_mrope(AutoConfig.for_model(model_type), shrunk)
     if shrink:
         shrunk = _merge(shrunk, shrink)
