@@ -18,6 +18,11 @@ TOPK_KEYS = ("num_experts_per_tok", "num_experts_per_token", "moe_topk", "moe_k"
 EXPERT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 _KV_HEAD_KEYS = ("num_key_value_heads", "num_kv_heads", "n_kv_heads")
 _TINY_EXPERTS = 4
+#: depths of a whole stack (the encoder, the decoder), not of a share of it
+_DEPTH_KEYS = (
+    "num_hidden_layers", "num_layers", "n_layer", "n_layers", "encoder_layers", "decoder_layers",
+    "num_encoder_layers", "num_decoder_layers", "num_blocks",
+)
 
 
 def _is_int(value: Any) -> bool:
@@ -30,6 +35,7 @@ def fit(default: dict[str, Any], shrunk: dict[str, Any], layers: int) -> None:
         if isinstance(value, dict) and "model_type" in value and isinstance(shrunk.get(key), dict):
             fit(value, shrunk[key], layers)
     _fit_experts(default, shrunk)
+    _fit_vocab(default, shrunk)
     _fit_kv_heads(shrunk)
     _fit_head_sums(default, shrunk)
     _fit_layer_pattern(default, shrunk, layers)
@@ -52,6 +58,16 @@ def _fit_experts(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
             shrunk[key] = min(shrunk[key], min(counts))
         elif shrunk[key] is None and default.get(key, 0) is None:  # left to the checkpoint: route to two
             shrunk[key] = min(2, min(counts))
+
+
+def _fit_vocab(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
+    """Another vocabulary the default sizes like ``vocab_size`` (the same one unpadded) shrinks with it."""
+    vocab = default.get("vocab_size")
+    if not _is_int(vocab) or not _is_int(shrunk.get("vocab_size")):
+        return
+    for key, value in default.items():
+        if key != "vocab_size" and key.endswith("vocab_size") and _is_int(value) and 0.9 * vocab <= value <= vocab:
+            shrunk[key] = shrunk["vocab_size"]
 
 
 def _fit_kv_heads(shrunk: dict[str, Any]) -> None:
@@ -96,6 +112,11 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
         return
     depth = shrunk[depth_key]
     for key, value in default.items():
+        if (
+            key.startswith(("num_", "n_")) and key.endswith("_layers") and _is_int(value)
+            and 0 < value < default[depth_key] and key not in (depth_key, *_DEPTH_KEYS)
+        ):  # how many of the layers do something (share a cache, stay dense): the same share of the tiny stack
+            shrunk[key] = value * depth // default[depth_key]
         if key.endswith("layer_indices") and ("attn" in key or "attention" in key) and not value:
             shrunk[key] = [depth - 1]  # attention layers left to the checkpoint: the last one attends
         if key == "layer_types" and isinstance(value, list) and value and set(value) == {"linear_attention"}:
