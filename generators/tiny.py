@@ -262,7 +262,8 @@ def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
         if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
             continue
         head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
-        half = head // 2
+        factor = target.get("partial_rotary_factor") or (target.get("rope_parameters") or {}).get("partial_rotary_factor")
+        half = int(head * (factor or 1)) // 2  # the rotated part of the head
         sections = [half // 4, half // 4, half - 2 * (half // 4)]
         rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
         target["rope_parameters"] = {**rope, "mrope_section": sections}

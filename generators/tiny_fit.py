@@ -36,8 +36,11 @@ def fit(default: dict[str, Any], shrunk: dict[str, Any], layers: int) -> None:
             fit(value, shrunk[key], layers)
     _fit_experts(default, shrunk)
     _fit_vocab(default, shrunk)
-    _fit_kv_heads(shrunk)
+    _fit_kv_heads(default, shrunk)
     _fit_head_sums(default, shrunk)
+    _fit_rotary(default, shrunk)
+    _fit_width_splits(default, shrunk)
+    _fit_default_choice(shrunk)
     _fit_layer_pattern(default, shrunk, layers)
 
 
@@ -70,12 +73,57 @@ def _fit_vocab(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
             shrunk[key] = shrunk["vocab_size"]
 
 
-def _fit_kv_heads(shrunk: dict[str, Any]) -> None:
-    """Key/value heads left unset by a config that does not fill them in: one per query head."""
+def _fit_kv_heads(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
+    """One key/value head per query head where the default has as many (or leaves them unset)."""
     heads = shrunk.get("num_attention_heads")
     for key in _KV_HEAD_KEYS:
-        if key in shrunk and shrunk[key] is None and _is_int(heads):
+        if key in shrunk and _is_int(heads) and (
+            shrunk[key] is None or default[key] == default.get("num_attention_heads")
+        ):
             shrunk[key] = heads
+
+
+def _rotary_factors(d: dict[str, Any]) -> list[float]:
+    """Every ``partial_rotary_factor`` of a config: its own and those of its rope parameters (per layer type)."""
+    found = [d.get("partial_rotary_factor")]
+    rope = d.get("rope_parameters")
+    if isinstance(rope, dict):
+        found.append(rope.get("partial_rotary_factor"))
+        found += [v.get("partial_rotary_factor") for v in rope.values() if isinstance(v, dict)]
+    return [f for f in found if isinstance(f, float | int) and 0 < f < 1]
+
+
+def _fit_rotary(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
+    """A partially rotated head keeps its rotated width a multiple of 4, as in the default (pairs per axis)."""
+    factors = _rotary_factors(default)
+    head = shrunk.get("head_dim")
+    if not factors or not _is_int(head) or not _is_int(default.get("head_dim")):
+        return
+    if any((default["head_dim"] * f) % 4 for f in factors):
+        return  # the default itself does not keep the relation
+    while any((head * f) % 4 for f in factors) and head < default["head_dim"]:
+        head *= 2
+    shrunk["head_dim"] = head
+
+
+def _fit_width_splits(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
+    """An integer list the default makes sum to the width (axial position embeddings) splits the tiny width alike."""
+    width, tiny = default.get("hidden_size"), shrunk.get("hidden_size")
+    if not _is_int(width) or not _is_int(tiny) or tiny >= width:
+        return
+    for key, value in default.items():
+        if isinstance(value, list | tuple) and len(value) > 1 and all(_is_int(v) for v in value) and sum(value) == width:
+            parts = [v * tiny // width for v in value]
+            if sum(parts) == tiny and all(parts):
+                shrunk[key] = parts
+
+
+def _fit_default_choice(shrunk: dict[str, Any]) -> None:
+    """``default_<x>`` left unset while the config lists the ``<x>s`` it knows: the first of them."""
+    for key, value in list(shrunk.items()):
+        choices = shrunk.get(key.removeprefix("default_") + "s")
+        if key.startswith("default_") and value is None and isinstance(choices, list | tuple) and choices:
+            shrunk[key] = choices[0]
 
 
 def _fit_head_sums(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
