@@ -11,6 +11,8 @@ modality.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 
 #: what a generated module tests: forward passes, every check, or timings
@@ -58,7 +60,8 @@ class Rule:
     """``family`` holds the model types of ``mapping`` (less ``exclude``), built with ``auto_class``.
 
     A rule with ``main_inputs`` instead holds the base-mapping types that no
-    earlier rule took and whose base class's ``main_input_name`` is one of them.
+    earlier rule took and whose base class's ``main_input_name`` is one of them;
+    one with ``outputs``, those whose base class's forward returns these fields.
     """
 
     family: str
@@ -66,6 +69,7 @@ class Rule:
     auto_class: str
     exclude: tuple[str, ...] = ()
     main_inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
 
 
 #: In precedence order: the first rule that matches decides.
@@ -95,6 +99,8 @@ RULES: tuple[Rule, ...] = (
     Rule("audio", "MODEL_FOR_AUDIO_TOKENIZATION_NAMES", "AutoModelForAudioTokenization"),
     Rule("audio", "MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES", "AutoModelForTextToWaveform"),
     Rule("audio", "MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES", "AutoModelForTextToSpectrogram"),
+    # dual encoders that no mapping names (owlvit, groupvit): image-text similarity out
+    Rule("vision-text", "MODEL_MAPPING_NAMES", "AutoModel", outputs=("logits_per_image", "logits_per_text")),
     # by modality: the main input of the base class (sub-towers, codecs, backbones)
     Rule("vision", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("pixel_values", "pixel_values_videos")),
     Rule("speech", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("input_features",)),
@@ -143,9 +149,32 @@ def main_input_name(model_type: str) -> str | None:
         return None
 
 
+def output_fields(cls: type) -> set[str]:
+    """The fields of the output class ``cls.forward`` is annotated to return (empty when unknown)."""
+    try:
+        returned = typing.get_type_hints(cls.forward).get("return")
+    except Exception:  # an annotation that does not resolve: nothing known
+        return set()
+    kinds = typing.get_args(returned) or (returned,)
+    return {f.name for kind in kinds if dataclasses.is_dataclass(kind) for f in dataclasses.fields(kind)}
+
+
+def _base_class(model_type: str) -> type | None:
+    import transformers
+
+    name = _mapping("MODEL_MAPPING_NAMES").get(model_type)
+    name = name[0] if isinstance(name, tuple | list) else name
+    try:
+        return getattr(transformers, name)
+    except Exception:  # a model whose module needs what is not installed
+        return None
+
+
 def _holds(rule: Rule, model_type: str) -> bool:
     if model_type not in _mapping(rule.mapping) or any(model_type in _mapping(x) for x in rule.exclude):
         return False
+    if rule.outputs:
+        return set(rule.outputs) <= output_fields(_base_class(model_type))
     return not rule.main_inputs or main_input_name(model_type) in rule.main_inputs
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generators.families import output_fields
 from generators.resolve import ModelSpec
 
 BATCH_SIZE = 2
@@ -177,19 +178,6 @@ def _time_series(config, cls) -> dict[str, Any]:
     return out
 
 
-def _output_fields(cls) -> set[str]:
-    """The fields of the output class ``cls.forward`` is annotated to return (empty when unknown)."""
-    import dataclasses
-    import typing
-
-    try:
-        returned = typing.get_type_hints(cls.forward).get("return")
-    except Exception:  # an annotation that does not resolve: nothing known
-        return set()
-    kinds = typing.get_args(returned) or (returned,)
-    return {f.name for kind in kinds if dataclasses.is_dataclass(kind) for f in dataclasses.fields(kind)}
-
-
 def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     """Constants for the module of ``spec``: input sizes, expected output sizes."""
     config = load_config(spec) if config is None else config
@@ -205,7 +193,7 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     family = spec.family
     if family in ("encoder-only", "decoder-only", "encoder-decoder", "vision-text"):
         out.update(_text(config))
-    fields = _output_fields(cls) if family == "encoder-only" else set()
+    fields = output_fields(cls) if family == "encoder-only" else set()
     if "pooler_output" in fields and "last_hidden_state" not in fields:
         out["POOLED_ONLY"] = True  # an encoder that returns only its pooled vector (dpr)
     if family in ("vision", "vision-text"):
