@@ -122,7 +122,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, HEAD_DIM)
         elif key.endswith("_lora_rank"):
             out[key] = min(value, 16)
-        elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
+        elif key in ("n_group", "topk_group", "num_expert_groups", "num_expert_group", "topk_groups"):
             out[key] = 1
         elif name in _LAYER_KEYS:
             out[key] = min(value, LAYERS)
