@@ -261,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="ipfs_accel_coverage_"))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    context = multiprocessing.get_context("fork")
+    # workers fork from a clean server that imported torch but ran nothing: a worker forked from this
+    # process (which has imported model modules) hung once before its first model, with no CPU time
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "transformers"])
     results = []
     with context.Pool(args.jobs, maxtasksperchild=10) as pool:
         work = [(t, str(out_dir), args.timeout, backends) for t in types]

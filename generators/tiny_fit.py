@@ -41,6 +41,8 @@ def fit(default: dict[str, Any], shrunk: dict[str, Any], layers: int) -> None:
     _fit_rotary(default, shrunk)
     _fit_width_splits(default, shrunk)
     _fit_default_choice(shrunk)
+    _fit_windows(shrunk)
+    _fit_sibling_widths(default, shrunk)
     _fit_layer_pattern(default, shrunk, layers)
 
 
@@ -181,3 +183,30 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
             and len(value) < default[depth_key] and len(set(value)) > 1 and depth < len(value) <= 2 * layers
         ):
             shrunk[depth_key] = len(value)
+
+
+def _fit_windows(shrunk: dict[str, Any]) -> None:
+    """A time-series decoder starts from the last ``label_length`` steps of the context: the context holds them."""
+    label = shrunk.get("label_length")
+    if not _is_int(label) or "context_length" not in shrunk:
+        return
+    context = shrunk["context_length"] if _is_int(shrunk["context_length"]) else shrunk.get("prediction_length")
+    if _is_int(context) and context < label:
+        shrunk["context_length"] = label
+
+
+def _fit_sibling_widths(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
+    """``<x>_hidden_size`` in one sub-config that the default sets to ``<x>_config.hidden_size`` follows it."""
+    for key, sub in default.items():
+        if not isinstance(sub, dict) or "model_type" not in sub or not isinstance(shrunk.get(key), dict):
+            continue
+        for name, value in sub.items():
+            if not isinstance(name, str):
+                continue
+            source = name.removesuffix("_hidden_size") + "_config"
+            if not name.endswith("_hidden_size") or source not in default or not _is_int(value):
+                continue
+            width = (default[source] or {}).get("hidden_size") if isinstance(default[source], dict) else None
+            tiny = (shrunk.get(source) or {}).get("hidden_size")
+            if width == value and _is_int(tiny):
+                shrunk[key][name] = tiny
