@@ -17,7 +17,8 @@ reasons (for openvino: the converter's).
                                         [--json out.json] [--only bert gpt2] [--family multimodal]
 
 Failures are split by cause: ``model`` (the model's own behaviour: a forward
-that is not deterministic, or NaN/inf in float32), ``environment`` (a library
+that is not deterministic, NaN/inf in float32, or a class that transformers'
+own default configuration fails to build the same way), ``environment`` (a library
 it needs is missing) and ``generator`` (the generated config, inputs or checks).
 
 It runs models in worker processes (one import of torch per worker, not per
@@ -155,6 +156,8 @@ def _cause(exc: BaseException, result: dict) -> str:
     ``generator`` (everything else: the inputs, config or checks the generator wrote)."""
     if isinstance(exc, ImportError) or "requires the" in str(exc) and "library" in str(exc):
         return "environment"
+    if result["stage"] == "build":
+        return _default_fails_too(exc, result)
     module = result.get("_module")
     if result["stage"] != "forward" or module is None:
         return "generator"
@@ -172,6 +175,27 @@ def _cause(exc: BaseException, result: dict) -> str:
             return "model"
     except Exception:  # the model fails on its own: the generator's inputs or config
         return "generator"
+    return "generator"
+
+
+def _default_fails_too(exc: BaseException, result: dict) -> str:
+    """``model`` when transformers' own default configuration fails to build the class the same way
+    (built on the meta device: no memory, no weights), so the tiny one only inherits the defect."""
+    import torch
+    from transformers import AutoConfig
+
+    from generators.plan import model_class
+    from generators.resolve import resolve
+
+    try:
+        spec = resolve(result["model_type"])
+        config = AutoConfig.for_model(spec.model_type)
+        with torch.device("meta"):
+            model_class(spec, config)(config)
+    except Exception as default_exc:  # noqa: BLE001 - any failure is compared with the tiny model's
+        if type(default_exc) is type(exc):
+            result["reason"] += " [transformers' default configuration fails to build the same way]"
+            return "model"
     return "generator"
 
 
