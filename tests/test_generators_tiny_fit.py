@@ -78,3 +78,14 @@ def test_an_encoder_returning_only_its_pooled_vector_is_checked_on_it():
 
     assert plan(resolve("dpr")).get("POOLED_ONLY") is True
     assert "POOLED_ONLY" not in plan(resolve("bert"))
+
+
+def test_the_context_holds_the_label_window():
+    shrunk = {"context_length": None, "prediction_length": 8, "label_length": 10}
+    fit(dict(shrunk), shrunk, LAYERS)
+    assert shrunk["context_length"] == 10
+
+
+def test_a_sub_config_width_follows_the_sub_config_it_names():
+    # validated: head_config.audio_hidden_size == audio_config.hidden_size (rejected before)
+    assert tiny_config("nemo_speechlm").model_type == "nemo_speechlm"
