@@ -143,7 +143,11 @@ def check_cpu(model_type: str, out_dir: str, timeout: int, run: bool) -> dict:
     except BaseException as exc:  # report every failure with its reason, never stop
         result["reason"] = _reason(exc)
         result["where"] = traceback.extract_tb(exc.__traceback__)[-1].filename.rsplit("/", 1)[-1]
-        result["cause"] = _cause(exc, result)
+        try:
+            result["cause"] = _cause(exc, result)
+        except ModelTimeout:  # the time ran out while rebuilding it: the worker must still answer
+            result["cause"] = "generator"
+            result["reason"] += " [timed out telling whose failure it is]"
     finally:
         signal.alarm(0)
     result["seconds"] = round(time.perf_counter() - start, 3)
