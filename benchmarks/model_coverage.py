@@ -17,7 +17,8 @@ reasons (for openvino: the converter's).
                                         [--json out.json] [--only bert gpt2] [--family multimodal]
 
 Failures are split by cause: ``model`` (the model's own behaviour: a forward
-that is not deterministic, or NaN/inf in float32), ``environment`` (a library
+that is not deterministic, NaN/inf in float32, or a class that transformers'
+own default configuration fails to build the same way), ``environment`` (a library
 it needs is missing) and ``generator`` (the generated config, inputs or checks).
 
 It runs models in worker processes (one import of torch per worker, not per
@@ -144,8 +145,9 @@ def check_cpu(model_type: str, out_dir: str, timeout: int, run: bool) -> dict:
         result["where"] = traceback.extract_tb(exc.__traceback__)[-1].filename.rsplit("/", 1)[-1]
         try:
             result["cause"] = _cause(exc, result)
-        except ModelTimeout:  # judging the cause re-runs the model: out of time, it stays the generator's
+        except ModelTimeout:  # the time ran out while rebuilding it: the worker must still answer
             result["cause"] = "generator"
+            result["reason"] += " [timed out telling whose failure it is]"
     finally:
         signal.alarm(0)
     result["seconds"] = round(time.perf_counter() - start, 3)
@@ -158,6 +160,8 @@ def _cause(exc: BaseException, result: dict) -> str:
     ``generator`` (everything else: the inputs, config or checks the generator wrote)."""
     if isinstance(exc, ImportError) or "requires the" in str(exc) and "library" in str(exc):
         return "environment"
+    if result["stage"] == "build":
+        return _default_fails_too(exc, result)
     module = result.get("_module")
     if result["stage"] != "forward" or module is None:
         return "generator"
@@ -175,6 +179,27 @@ def _cause(exc: BaseException, result: dict) -> str:
             return "model"
     except Exception:  # the model fails on its own: the generator's inputs or config
         return "generator"
+    return "generator"
+
+
+def _default_fails_too(exc: BaseException, result: dict) -> str:
+    """``model`` when transformers' own default configuration fails to build the class the same way
+    (built on the meta device: no memory, no weights), so the tiny one only inherits the defect."""
+    import torch
+    from transformers import AutoConfig
+
+    from generators.plan import model_class
+    from generators.resolve import resolve
+
+    try:
+        spec = resolve(result["model_type"])
+        config = AutoConfig.for_model(spec.model_type)
+        with torch.device("meta"):
+            model_class(spec, config)(config)
+    except Exception as default_exc:  # noqa: BLE001 - any failure is compared with the tiny model's
+        if type(default_exc) is type(exc):
+            result["reason"] += " [transformers' default configuration fails to build the same way]"
+            return "model"
     return "generator"
 
 
@@ -264,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="ipfs_accel_coverage_"))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    context = multiprocessing.get_context("fork")
+    # workers fork from a clean server that imported torch but ran nothing: a worker forked from this
+    # process (which has imported model modules) hung once before its first model, with no CPU time
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "transformers"])
     results = []
     with context.Pool(args.jobs, maxtasksperchild=10) as pool:
         work = [(t, str(out_dir), args.timeout, backends) for t in types]

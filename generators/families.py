@@ -11,7 +11,9 @@ modality.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import typing
 from dataclasses import dataclass
 
 #: what a generated module tests: forward passes, every check, or timings
@@ -59,7 +61,8 @@ class Rule:
     """``family`` holds the model types of ``mapping`` (less ``exclude``), built with ``auto_class``.
 
     A rule with ``main_inputs`` instead holds the base-mapping types that no
-    earlier rule took and whose base class's ``main_input_name`` is one of them.
+    earlier rule took and whose base class's ``main_input_name`` is one of them;
+    one with ``outputs``, those whose base class's forward returns these fields.
     """
 
     family: str
@@ -67,6 +70,7 @@ class Rule:
     auto_class: str
     exclude: tuple[str, ...] = ()
     main_inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
 
 
 #: In precedence order: the first rule that matches decides.
@@ -96,6 +100,8 @@ RULES: tuple[Rule, ...] = (
     Rule("audio", "MODEL_FOR_AUDIO_TOKENIZATION_NAMES", "AutoModelForAudioTokenization"),
     Rule("audio", "MODEL_FOR_TEXT_TO_WAVEFORM_MAPPING_NAMES", "AutoModelForTextToWaveform"),
     Rule("audio", "MODEL_FOR_TEXT_TO_SPECTROGRAM_MAPPING_NAMES", "AutoModelForTextToSpectrogram"),
+    # dual encoders that no mapping names (owlvit, groupvit): image-text similarity out
+    Rule("vision-text", "MODEL_MAPPING_NAMES", "AutoModel", outputs=("logits_per_image", "logits_per_text")),
     # by modality: the main input of the base class (sub-towers, codecs, backbones)
     Rule("vision", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("pixel_values", "pixel_values_videos")),
     Rule("speech", "MODEL_MAPPING_NAMES", "AutoModel", main_inputs=("input_features",)),
@@ -133,26 +139,49 @@ def _mapping(name: str) -> dict[str, str]:
 
 
 def main_input_name(model_type: str) -> str | None:
-    """The ``main_input_name`` of the base-mapping class of ``model_type`` (imports its module)."""
+    """The ``main_input_name`` of the base-mapping class of ``model_type`` (imports its module).
+
+    A vision tower that keeps its parent's main input (``input_ids``) but whose forward takes
+    an image (or patches with a ``grid_thw``) counts as ``pixel_values``."""
+    cls = _base_class(model_type)
+    if cls is None:  # a model whose module needs what is not installed: no modality known
+        return None
+    declared = getattr(cls, "main_input_name", None)
+    try:
+        takes = list(inspect.signature(cls.forward).parameters)[1:]
+    except (TypeError, ValueError):  # no inspectable forward: trust the declaration
+        return declared
+    if declared not in takes and takes and (takes[0] == "pixel_values" or "grid_thw" in takes):
+        return "pixel_values"
+    return declared
+
+
+def output_fields(cls: type) -> set[str]:
+    """The fields of the output class ``cls.forward`` is annotated to return (empty when unknown)."""
+    try:
+        returned = typing.get_type_hints(cls.forward).get("return")
+    except Exception:  # an annotation that does not resolve: nothing known
+        return set()
+    kinds = typing.get_args(returned) or (returned,)
+    return {f.name for kind in kinds if dataclasses.is_dataclass(kind) for f in dataclasses.fields(kind)}
+
+
+def _base_class(model_type: str) -> type | None:
     import transformers
 
     name = _mapping("MODEL_MAPPING_NAMES").get(model_type)
     name = name[0] if isinstance(name, tuple | list) else name
     try:
-        cls = getattr(transformers, name)
-        declared = getattr(cls, "main_input_name", None)
-        takes = list(inspect.signature(cls.forward).parameters)[1:]
-    except Exception:  # a model whose module needs what is not installed: no modality known
+        return getattr(transformers, name)
+    except Exception:  # a model whose module needs what is not installed
         return None
-    if declared not in takes and takes and (takes[0] == "pixel_values" or "grid_thw" in takes):
-        # a vision tower that keeps its parent's main input (input_ids) but takes an image (or patches)
-        return "pixel_values"
-    return declared
 
 
 def _holds(rule: Rule, model_type: str) -> bool:
     if model_type not in _mapping(rule.mapping) or any(model_type in _mapping(x) for x in rule.exclude):
         return False
+    if rule.outputs:
+        return set(rule.outputs) <= output_fields(_base_class(model_type))
     return not rule.main_inputs or main_input_name(model_type) in rule.main_inputs
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from generators.families import output_fields
 from generators.resolve import ModelSpec
 
 BATCH_SIZE = 2
@@ -64,12 +65,16 @@ def _first(config, *names: str, default: Any = None) -> Any:
 def _text(config) -> dict[str, Any]:
     text = getattr(config, "text_config", None)
     if text is None:
-        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        try:
+            text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        except ValueError:  # a text encoder and a decoder (musicgen): the decoder takes the token ids
+            text = config.get_text_config(decoder=True)
     vocab = _first(text, "vocab_size")
     if vocab is None:
         raise ValueError("the config has no vocab_size: it takes no token ids")
     pad = _first(text, "pad_token_id", default=0)
     max_pos = _first(text, "max_position_embeddings", "n_positions", "max_seq_len", default=512)
+    max_pos = max_pos if isinstance(max_pos, int) and max_pos > 0 else 512  # -1: no limit (xlnet)
     eos = _first(text, "eos_token_id", default=[])
     return {
         "VOCAB_SIZE": int(vocab),
@@ -190,6 +195,9 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     family = spec.family
     if family in ("encoder-only", "decoder-only", "encoder-decoder", "vision-text"):
         out.update(_text(config))
+    fields = output_fields(cls) if family == "encoder-only" else set()
+    if "pooler_output" in fields and "last_hidden_state" not in fields:
+        out["POOLED_ONLY"] = True  # an encoder that returns only its pooled vector (dpr)
     if family in ("vision", "vision-text"):
         out.update(_image(config))
     if family == "vision":

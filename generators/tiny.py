@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from generators.tiny_fit import fit
+
 #: The small sizes every tiny configuration uses.
 WIDTH = 32
 HEADS = 4
@@ -129,7 +131,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, WIDTH)
         elif key.endswith("_lora_rank"):
             out[key] = min(value, 16)
-        elif key in ("n_group", "topk_group", "num_expert_groups", "topk_groups"):
+        elif key in ("n_group", "topk_group", "num_expert_groups", "num_expert_group", "topk_groups"):
             out[key] = 1
         elif name in _LAYER_KEYS:
             out[key] = min(value, LAYERS)
@@ -284,12 +286,14 @@ def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
     Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
     the model otherwise falls back to sections sized for a full head.
     """
-    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in shrunk)]:
+    subs = [k for k, v in shrunk.items() if isinstance(v, dict)]  # per-layer configs refuse other reads
+    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in subs)]:
         target = shrunk if key is None else shrunk.get(key)
         if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
             continue
         head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
-        half = head // 2
+        factor = target.get("partial_rotary_factor") or (target.get("rope_parameters") or {}).get("partial_rotary_factor")
+        half = int(head * (factor or 1)) // 2  # the rotated part of the head
         sections = [half // 4, half // 4, half - 2 * (half // 4)]
         rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
         target["rope_parameters"] = {**rope, "mrope_section": sections}
@@ -341,7 +345,9 @@ def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None)
     from transformers import AutoConfig
 
     default = default_config_dict(model_type)
-    shrunk = _merge(_shrink_dict(default), OVERRIDES.get(model_type, {}))
+    shrunk = _shrink_dict(default)
+    fit(default, shrunk, LAYERS)  # relations the default holds (experts, head sums, hybrid layers)
+    shrunk = _merge(shrunk, OVERRIDES.get(model_type, {}))
     _fit_mrope(AutoConfig.for_model(model_type), shrunk)
     if shrink:
         shrunk = _merge(shrunk, shrink)
