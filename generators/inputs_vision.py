@@ -17,58 +17,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from generators.patches import LAYOUTS, first, patch_inputs, patch_sizes
 from generators.probe import PROBE_BATCH, _reason, build
-
-#: how a tower takes its image: (B, C, H, W) pixels or one of the patch layouts
-LAYOUTS: tuple[str, ...] = ("flat", "patch_images", "rows", "image")
-
-
-def _first(config, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            return value
-    return default
-
-
-def _side(value: Any) -> int:
-    return int(value if isinstance(value, int) else value[0])
-
-
-def patch_sizes(config) -> dict[str, Any]:
-    """Patch size, temporal patch, channels and merge factor of a (vision) config, and a grid that fits."""
-    vision = _first(config, "vision_config", default=config)
-    patch = _side(_first(vision, "patch_size", default=14))
-    merge = _side(_first(vision, "spatial_merge_size", "merge_kernel_size", "pooling_kernel_size", default=1))
-    return {
-        "PATCH_SIZE": patch,
-        "TEMPORAL_PATCH": int(_first(vision, "temporal_patch_size", default=1)),
-        "NUM_CHANNELS": int(_first(vision, "in_channels", "num_channels", default=3)),
-        # patches per side: twice the merge window, so merged tokens tile it
-        "GRID": [2 * merge, 2 * merge],
-        "MERGE": merge,
-    }
-
-
-def patch_inputs(layout: str, sizes: dict[str, Any], batch: int, seed: int = 0) -> tuple[Any, Any]:
-    """``(pixels, grid)`` of ``batch`` random images in ``layout`` (as the module builds them)."""
-    import torch
-
-    generator = torch.Generator().manual_seed(seed)
-    rows, cols = sizes["GRID"]
-    channels, patch, temporal = sizes["NUM_CHANNELS"], sizes["PATCH_SIZE"], sizes["TEMPORAL_PATCH"]
-    if layout == "flat":
-        pixels = torch.randn(batch * rows * cols, channels * temporal * patch * patch, generator=generator)
-        return pixels, torch.tensor([[1, rows, cols]] * batch)
-    if layout == "patch_images":
-        pixels = torch.randn(batch * rows * cols, channels, patch, patch, generator=generator)
-        return pixels, torch.tensor([[1, rows, cols]] * batch)
-    if layout == "rows":
-        pixels = torch.randn(batch, rows * cols, channels * patch * patch, generator=generator)
-        grid = torch.stack(torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij"), dim=-1)
-        return pixels, grid.reshape(1, rows * cols, 2).repeat(batch, 1, 1)
-    raise ValueError(f"unknown patch layout {layout!r}; one of {', '.join(LAYOUTS[:-1])}")
-
 
 #: inputs a tower may require beside its pixels, each made from the patch grid (see `aux_inputs`)
 AUX_INPUTS: tuple[str, ...] = ("grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask")
@@ -102,7 +52,7 @@ def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str,
 
 
 def _has(config, name: str) -> bool:
-    vision = _first(config, "vision_config", default=config)
+    vision = first(config, "vision_config", default=config)
     return getattr(vision, name, None) is not None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from generators.families import output_fields
+from generators.patches import first as _first
 from generators.resolve import ModelSpec
 
 BATCH_SIZE = 2
@@ -52,14 +53,6 @@ def model_class(spec: ModelSpec, config) -> type:
         ) from exc
     # a few types map to several classes; the auto class instantiates the first
     return found[0] if isinstance(found, tuple | list) else found
-
-
-def _first(config, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None:
-            return value
-    return default
 
 
 def _text(config) -> dict[str, Any]:

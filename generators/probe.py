@@ -13,6 +13,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from generators.patches import patch_inputs, patch_sizes
+
 PROBE_BATCH = 2
 
 
@@ -93,8 +95,6 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
         pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))
         extra = {"image_sizes": torch.tensor([[height, width]] * PROBE_BATCH)} if sized else {}
         if layout == "patches":  # Qwen-VL style: patch rows and each image's (frames, rows, columns)
-            from generators.inputs_vision import patch_inputs, patch_sizes
-
             sizes = patch_sizes(config)
             pixels, extra["image_grid_thw"] = patch_inputs("flat", sizes, PROBE_BATCH)
         try:
