@@ -16,7 +16,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from generators.tiny_fit import fit
+from generators.tiny_fit import fit, fit_mrope
+from generators.tiny_repair import repair
 
 #: The small sizes every tiny configuration uses.
 WIDTH = 32
@@ -280,25 +281,6 @@ def _fit_token_ids(d: dict[str, Any]) -> None:
             d[key] = None
 
 
-def _fit_mrope(config, shrunk: dict[str, Any]) -> None:
-    """Multimodal rotary sections (temporal, height, width) split the tiny head's rotary half.
-
-    Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
-    the model otherwise falls back to sections sized for a full head.
-    """
-    subs = [k for k, v in shrunk.items() if isinstance(v, dict)]  # per-layer configs refuse other reads
-    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in subs)]:
-        target = shrunk if key is None else shrunk.get(key)
-        if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
-            continue
-        head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
-        factor = target.get("partial_rotary_factor") or (target.get("rope_parameters") or {}).get("partial_rotary_factor")
-        half = int(head * (factor or 1)) // 2  # the rotated part of the head
-        sections = [half // 4, half // 4, half - 2 * (half // 4)]
-        rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
-        target["rope_parameters"] = {**rope, "mrope_section": sections}
-
-
 def default_config_dict(model_type: str) -> dict[str, Any]:
     """The full default configuration of ``model_type`` as a dictionary."""
     from transformers import AutoConfig
@@ -336,6 +318,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 _META_KEYS = {"transformers_version", "_name_or_path", "architectures", "id2label", "label2id"}
 
 
+def _overrides(shrunk: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _diff(shrunk, default).items() if k not in _META_KEYS}
+
+
 def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None) -> dict[str, Any]:
     """Keyword arguments that turn ``model_type``'s default config into a tiny one.
 
@@ -348,16 +334,24 @@ def tiny_config_overrides(model_type: str, shrink: dict[str, Any] | None = None)
     shrunk = _shrink_dict(default)
     fit(default, shrunk, LAYERS)  # relations the default holds (experts, head sums, hybrid layers)
     shrunk = _merge(shrunk, OVERRIDES.get(model_type, {}))
-    _fit_mrope(AutoConfig.for_model(model_type), shrunk)
+    fit_mrope(AutoConfig.for_model(model_type), shrunk)
     if shrink:
         shrunk = _merge(shrunk, shrink)
-    overrides = {k: v for k, v in _diff(shrunk, default).items() if k not in _META_KEYS}
+
+    def check(candidate: dict[str, Any]) -> None:
+        AutoConfig.for_model(model_type, **_overrides(candidate, default))
+
     try:
-        rebuilt = AutoConfig.for_model(model_type, **overrides).to_dict()
+        check(shrunk)
     except Exception as exc:
-        raise TinyConfigError(
-            f"tiny configuration of {model_type!r} is rejected by transformers: {exc}"
-        ) from exc
+        try:  # a relation transformers validates broke: restore it as the default holds it
+            shrunk = repair(default, shrunk, check, exc)
+        except Exception as exc:
+            raise TinyConfigError(
+                f"tiny configuration of {model_type!r} is rejected by transformers: {exc}"
+            ) from exc
+    overrides = _overrides(shrunk, default)
+    rebuilt = AutoConfig.for_model(model_type, **overrides).to_dict()
     # partial sub-config dictionaries are not always completed from the same
     # defaults: where the rebuilt config differs, spell the sub-configs out in full
     for key, value in overrides.items():

@@ -210,3 +210,34 @@ def _fit_sibling_widths(default: dict[str, Any], shrunk: dict[str, Any]) -> None
             tiny = (shrunk.get(source) or {}).get("hidden_size")
             if width == value and _is_int(tiny):
                 shrunk[key][name] = tiny
+
+
+def fit_mrope(config, shrunk: dict[str, Any]) -> None:
+    """Multimodal rotary sections (temporal, height, width) split the tiny head's rotary half.
+
+    Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
+    the model otherwise falls back to sections sized for a full head.
+    """
+    subs = [k for k, v in shrunk.items() if isinstance(v, dict)]  # per-layer configs refuse other reads
+    for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in subs)]:
+        target = shrunk if key is None else shrunk.get(key)
+        if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
+            continue
+        head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
+        factor = target.get("partial_rotary_factor") or (target.get("rope_parameters") or {}).get("partial_rotary_factor")
+        half = int(head * (factor or 1)) // 2  # the rotated part of the head
+        sections = [half // 4, half // 4, half - 2 * (half // 4)]
+        rope = target.get("rope_parameters") or {"rope_type": "default", "rope_theta": target.get("rope_theta", 1e4)}
+        if _rope_per_layer_type(sub) and isinstance(target.get("layer_types"), list):  # {layer type: its rope}
+            target["rope_parameters"] = {t: {**rope, "mrope_section": sections} for t in set(target["layer_types"])}
+        else:
+            target["rope_parameters"] = {**rope, "mrope_section": sections}
+
+
+def _rope_per_layer_type(config: Any) -> bool:
+    """Whether the config class declares ``rope_parameters`` as a mapping of layer type to parameters."""
+    for cls in type(config).__mro__:
+        declared = getattr(cls, "__annotations__", {}).get("rope_parameters")
+        if declared is not None:
+            return str(declared).startswith("dict[str")
+    return False
