@@ -146,6 +146,8 @@ def _fit_head_sums(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
         a, b = parts[0]
         shrunk[total] = shrunk[a] + shrunk[b]
         used.update(parts[0])
+        if total != "head_dim" and default.get("head_dim") == dims[total]:  # the head the rotary factor is read off
+            shrunk["head_dim"] = shrunk[total]
 
 
 def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: int) -> None:
@@ -216,12 +218,17 @@ def fit_mrope(config, shrunk: dict[str, Any]) -> None:
     """Multimodal rotary sections (temporal, height, width) split the tiny head's rotary half.
 
     Configs that take ``mrope_section`` say so (``ignore_keys_at_rope_validation``);
-    the model otherwise falls back to sections sized for a full head.
+    the model otherwise falls back to sections sized for a full head.  Some
+    vision-language text configs read it without declaring it: beside a
+    ``vision_config``, a text config's flat rope parameters get sections too (an
+    unused key is only a warning to the others).
     """
     subs = [k for k, v in shrunk.items() if isinstance(v, dict)]  # per-layer configs refuse other reads
     for key, sub in [(None, config), *((k, getattr(config, k, None)) for k in subs)]:
         target = shrunk if key is None else shrunk.get(key)
-        if not isinstance(target, dict) or "mrope_section" not in getattr(type(sub), "ignore_keys_at_rope_validation", ()):
+        if not isinstance(target, dict) or not (
+            "mrope_section" in getattr(type(sub), "ignore_keys_at_rope_validation", ()) or _reads_3d_positions(key, shrunk)
+        ):
             continue
         head = target.get("head_dim") or target["hidden_size"] // target["num_attention_heads"]
         factor = target.get("partial_rotary_factor") or (target.get("rope_parameters") or {}).get("partial_rotary_factor")
@@ -241,3 +248,10 @@ def _rope_per_layer_type(config: Any) -> bool:
         if declared is not None:
             return str(declared).startswith("dict[str")
     return False
+
+
+def _reads_3d_positions(key: str | None, shrunk: dict[str, Any]) -> bool:
+    """A vision-language model's text config with flat (not per-layer-type) rope parameters."""
+    target = shrunk.get(key) if key else None
+    rope = target.get("rope_parameters") if isinstance(target, dict) else None
+    return bool(key and key.endswith("text_config") and "vision_config" in shrunk and isinstance(rope, dict) and "rope_type" in rope)
