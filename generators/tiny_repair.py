@@ -6,18 +6,18 @@ that must equal the backbone's, an image size that must tile into windows, a
 stack that must hold one layer per stage.  When transformers rejects the
 shrunk configuration, the fields its message names (config keys, possibly
 ``sub_config.key``) are the ones whose relation broke; this module restores
-that relation as the *default* configuration holds it, never by model name:
+that relation as the *default* configuration holds it, never by model name (tried in this order):
 
 - ``relate``: a named field the shrink left alone (or shrank differently)
   takes the value the default's ratio to another named, shrunk field gives
   (``condition_dim == hidden_size`` in the default: it follows the tiny width);
 - ``sum``: named depths the default makes sum to another named depth are given
   one layer each, and the total follows;
-- ``follow``: width fields left at a default equal to a shrunk ``hidden_size``
-  take its tiny value (for messages that name no field);
 - ``grow``: named fields the shrink lowered double back toward their default
   until the configuration validates (an image size that must hold whole
-  windows, a stage count that must match per-stage lists).
+  windows, a stage count that must match per-stage lists);
+- ``follow``: width fields left at a default equal to a shrunk ``hidden_size``
+  take its tiny value (for messages that name no field).
 
 Each candidate is checked by building the configuration again; the first one
 transformers accepts wins, and none is tried when the tiny config is valid.

@@ -89,3 +89,14 @@ def test_the_context_holds_the_label_window():
 def test_a_sub_config_width_follows_the_sub_config_it_names():
     # validated: head_config.audio_hidden_size == audio_config.hidden_size (rejected before)
     assert tiny_config("nemo_speechlm").model_type == "nemo_speechlm"
+
+
+def test_head_dim_follows_the_qk_head_sum_it_equals_in_the_default():
+    config = tiny_config("mistral4")  # head_dim == qk_head_dim; the rotary factor is read off head_dim
+    assert config.head_dim == config.qk_head_dim == config.qk_nope_head_dim + config.qk_rope_head_dim
+    assert int(config.head_dim * config.rope_parameters["partial_rotary_factor"]) == config.qk_rope_head_dim
+
+
+def test_vision_language_text_configs_get_mrope_sections_for_the_tiny_head():
+    text = tiny_config("paddleocr_vl").text_config  # reads mrope_section without declaring it
+    assert sum(text.rope_parameters["mrope_section"]) == text.head_dim // 2
