@@ -167,6 +167,7 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
         if (
             key.startswith(("num_", "n_")) and key.endswith("_layers") and _is_int(value)
             and 0 < value < default[depth_key] and key not in (depth_key, *_DEPTH_KEYS)
+            and not any(isinstance(v, list | tuple) and len(v) == value for v in default.values())  # no list's length
         ):  # how many of the layers do something (share a cache, stay dense): the same share of the tiny stack
             shrunk[key] = value * depth // default[depth_key]
         if key.endswith("layer_indices") and ("attn" in key or "attention" in key) and not value:

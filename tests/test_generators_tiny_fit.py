@@ -100,3 +100,8 @@ def test_head_dim_follows_the_qk_head_sum_it_equals_in_the_default():
 def test_vision_language_text_configs_get_mrope_sections_for_the_tiny_head():
     text = tiny_config("paddleocr_vl").text_config  # reads mrope_section without declaring it
     assert sum(text.rope_parameters["mrope_section"]) == text.head_dim // 2
+
+
+def test_a_count_of_list_entries_is_not_shrunk_as_a_share_of_the_stack():
+    config = tiny_config("wav2vec2")  # num_feat_extract_layers == len(conv_dim), not a share of the layers
+    assert config.num_feat_extract_layers == len(config.conv_dim) == len(config.conv_kernel)
