@@ -191,6 +191,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     fields = output_fields(cls) if family == "encoder-only" else set()
     if "pooler_output" in fields and "last_hidden_state" not in fields:
         out["POOLED_ONLY"] = True  # an encoder that returns only its pooled vector (dpr)
+    if family == "encoder-only" and spec.checkpoint is None and not spec.full_size and "POOLED_ONLY" not in out:
+        from generators.inputs_side import side_layout
+
+        out.update(side_layout(cls, config, out))  # pixels, boxes, features beside the ids: probed
     if family in ("vision", "vision-text"):
         out.update(_image(config))
     if family == "vision":
