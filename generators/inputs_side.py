@@ -29,6 +29,8 @@ REGIONS = 4
 SAMPLES, FRAMES = 8000, 64
 #: at most this many input sets are tried on the model
 MAX_TRIES = 48
+#: how many failed input sets the error names
+SHOWN = 4
 
 
 def _configs(config) -> list:
@@ -120,15 +122,17 @@ def side_inputs(spec: dict[str, list], batch: int, size: int) -> dict[str, Any]:
 
 
 def main_output(outputs, batch: int) -> str | None:
-    """``last_hidden_state``, else the first embedding output with a row per example, else any such output."""
+    """``last_hidden_state``, else the embedding output with a row per example and the fewest dimensions,
+    else the first output with a row per example."""
     import torch
 
     named = [(k, v) for k, v in outputs.items() if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == batch]
-    for wanted in (("last_hidden_state",), ("embeds", "embeddings", "hidden_state")):
-        for key, _ in named:
-            if key.endswith(wanted):
-                return key
-    return named[0][0] if named else None
+    if "last_hidden_state" in dict(named):
+        return "last_hidden_state"
+    # one vector (or row set) per example: a dual encoder's text_embeds of shape (videos, texts, width)
+    # depends on the whole batch, its video_embeds (videos, width) does not
+    embeds = sorted((v.dim(), k) for k, v in named if k.endswith(("embeds", "embeddings", "hidden_state")))
+    return embeds[0][1] if embeds else (named[0][0] if named else None)
 
 
 def _attempts(made: dict[str, list[list]]):
@@ -169,4 +173,4 @@ def side_layout(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
             tried.append(f"{', '.join(spec) or 'token ids'}: no output has a row per example")
             continue
         return {"SIDE_INPUTS": spec, "MAIN_OUTPUT": name, "TEXT_KEYS": text_keys}
-    raise ValueError(f"no inputs found that run this encoder: {'; '.join(tried[:4])}")
+    raise ValueError(f"no inputs found that run this encoder: {'; '.join(tried[:SHOWN])}")
