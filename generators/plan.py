@@ -206,7 +206,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         if "video" not in takes and "Video" not in cls.__name__:
             out.pop("NUM_FRAMES", None)  # frames of a config shared with video models: not this one's
         out["PIXEL_INPUT"] = takes
-        if inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
+        out.update(inputs_vision.main_field(cls, out["NUM_LABELS"]))
+        if takes == "input_ids":  # pixels as colour-cluster ids, a token each (imagegpt)
+            out.update(inputs_vision.pixel_ids(config))
+        elif inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
             out.update(inputs_vision.tower_layout(cls, config, out))
         elif "NUM_FRAMES" not in out and _first(_first(config, "vision_config", default=config), "image_size") is None:
             out.update(inputs_vision.image_side(cls, config, out, takes))  # no size named: the smallest that runs
