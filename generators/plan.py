@@ -234,6 +234,8 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(probe.multimodal(cls, config, out))
     if family == "detection":
         out.update(_image(config))
+        if isinstance(_first(config, "num_coords"), int):  # boxes of other than (cx, cy, w, h): corners
+            out["BOX_COORDS"] = int(config.num_coords)
     if family == "time-series":
         out.update(_time_series(config, cls))
     if family == "audio":
