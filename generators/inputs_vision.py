@@ -105,6 +105,22 @@ def pixel_ids(config) -> dict[str, Any]:
     return {"VOCAB_SIZE": int(first(config, "vocab_size")), "IMAGE_HEIGHT": side, "IMAGE_WIDTH": side}
 
 
+def token_inputs(cls: type, config) -> dict[str, Any]:
+    """``TOKEN_INPUTS`` (``{name: [vocab, length]}``): the required token-id inputs of a detector or segmenter
+    beside its pixels (oneformer's ``task_inputs``), each as long as the config's ``<name>_seq_len``
+    (``task_seq_len``) and drawn from its vocabulary (``vocab_size`` or a ``*_vocab_size``)."""
+    config_fields = config.to_dict()
+    vocab = first(config, "vocab_size") or next(
+        (v for k, v in config_fields.items() if k.endswith("vocab_size") and isinstance(v, int)), None)
+    made = {}
+    for name in _required(cls):
+        if vocab and (name.endswith("input_ids") or name.endswith("_inputs")):
+            stem = name.removesuffix("_input_ids").removesuffix("_inputs")
+            length = first(config, f"{stem}_seq_len", f"{stem}_length", default=TEXT_LEN)
+            made[name] = [int(vocab), int(length)]
+    return {"TOKEN_INPUTS": made} if made else {}
+
+
 def main_field(cls: type, labels: int | None) -> dict[str, Any]:
     """``MAIN_OUTPUT`` of a model whose output class has neither hidden states nor labels' logits
     (a keypoint matcher's ``matches``): the first field of that class after the loss; else nothing."""

@@ -236,6 +236,9 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_image(config))
         if isinstance(_first(config, "num_coords"), int):  # boxes of other than (cx, cy, w, h): corners
             out["BOX_COORDS"] = int(config.num_coords)
+        from generators.inputs_vision import token_inputs
+
+        out.update(token_inputs(model_class(spec, config), config))  # a task prompt beside the pixels
     if family == "time-series":
         out.update(_time_series(config, cls))
     if family == "audio":
