@@ -21,7 +21,11 @@ from generators.patches import LAYOUTS, first, patch_inputs, patch_sizes
 from generators.probe import PROBE_BATCH, _reason, build
 
 #: inputs a tower may require beside its pixels, each made from the patch grid (see `aux_inputs`)
-AUX_INPUTS: tuple[str, ...] = ("grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask")
+AUX_INPUTS: tuple[str, ...] = (
+    "grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask", "target_sizes",
+)
+#: grid inputs a tower declares optional but cannot run without (each image's patch rows and columns)
+GRID_INPUTS: tuple[str, ...] = ("target_sizes",)
 
 
 def _required(cls: type) -> list[str]:
@@ -33,7 +37,7 @@ def needs_probe(cls: type) -> bool:
     """Whether ``cls`` takes its image otherwise than its declared main input says (a tower), or
     requires more than the pixels (a patch grid and such)."""
     params = list(inspect.signature(cls.forward).parameters)[1:]
-    return cls.main_input_name not in params or len(_required(cls)) > 1
+    return cls.main_input_name not in params or len(_required(cls)) > 1 or bool(set(GRID_INPUTS) & set(params))
 
 
 def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str, Any]:
@@ -45,6 +49,7 @@ def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str,
         "grid_thw": lambda: torch.tensor([[1, rows, cols]] * batch),
         "merge_sizes": lambda: torch.tensor([sizes["MERGE"]] * batch),
         "spatial_shapes": lambda: torch.tensor([[rows, cols]] * batch),
+        "target_sizes": lambda: torch.tensor([[rows, cols]] * batch),
         "pixel_attention_mask": lambda: torch.ones(batch, rows * cols, dtype=torch.long),
     }
     made["image_grid_thw"] = made["grid_thw"]
@@ -175,7 +180,8 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
             inputs = {params[0]: pixels}
             if params[1] not in AUX_INPUTS:  # else made below, by its name
                 inputs[params[1]] = grid
-        aux = [name for name in _required(cls) if name in AUX_INPUTS and name not in inputs]
+        wanted = _required(cls) + [name for name in params if name in GRID_INPUTS]
+        aux = [name for name in wanted if name in AUX_INPUTS and name not in inputs]
         inputs.update(aux_inputs(aux, sizes, PROBE_BATCH))
         extra = extra_kinds(cls, config, list(inputs)) if layout == "image" else {}
         inputs.update(extra_inputs(extra, inputs[params[0]], _vocab(config)))
