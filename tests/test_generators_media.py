@@ -31,6 +31,11 @@ def test_a_tower_requiring_a_grid_gets_one_beside_its_pixels():
     assert constants["GRID"][0] % constants["MERGE"] == 0
 
 
+def test_a_tower_needing_an_optional_grid_gets_one():
+    # minicpm's target_sizes is optional in the signature, but the tower cannot place its patches without it
+    assert "target_sizes" in plan(resolve("minicpm_ocr_vision"))["AUX_INPUTS"]
+
+
 def test_qwen_vl_images_go_in_as_patches_with_their_grid():
     constants = plan(resolve("qwen2_vl"))
     assert constants["IMAGE_LAYOUT"] == "patches" and constants["TEXT_ONLY_REASON"] is None
