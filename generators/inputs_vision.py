@@ -21,7 +21,11 @@ from generators.patches import LAYOUTS, first, patch_inputs, patch_sizes
 from generators.probe import PROBE_BATCH, _reason, build
 
 #: inputs a tower may require beside its pixels, each made from the patch grid (see `aux_inputs`)
-AUX_INPUTS: tuple[str, ...] = ("grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask")
+AUX_INPUTS: tuple[str, ...] = (
+    "grid_thw", "image_grid_thw", "merge_sizes", "spatial_shapes", "pixel_attention_mask", "target_sizes",
+)
+#: grid inputs a tower declares optional but cannot run without (each image's patch rows and columns)
+GRID_INPUTS: tuple[str, ...] = ("target_sizes",)
 
 
 def _required(cls: type) -> list[str]:
@@ -33,7 +37,7 @@ def needs_probe(cls: type) -> bool:
     """Whether ``cls`` takes its image otherwise than its declared main input says (a tower), or
     requires more than the pixels (a patch grid and such)."""
     params = list(inspect.signature(cls.forward).parameters)[1:]
-    return cls.main_input_name not in params or len(_required(cls)) > 1
+    return cls.main_input_name not in params or len(_required(cls)) > 1 or bool(set(GRID_INPUTS) & set(params))
 
 
 def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str, Any]:
@@ -45,10 +49,98 @@ def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str,
         "grid_thw": lambda: torch.tensor([[1, rows, cols]] * batch),
         "merge_sizes": lambda: torch.tensor([sizes["MERGE"]] * batch),
         "spatial_shapes": lambda: torch.tensor([[rows, cols]] * batch),
+        "target_sizes": lambda: torch.tensor([[rows, cols]] * batch),
         "pixel_attention_mask": lambda: torch.ones(batch, rows * cols, dtype=torch.long),
     }
     made["image_grid_thw"] = made["grid_thw"]
     return {name: made[name]() for name in names}
+
+
+#: tokens of the text prompt a detector or segmenter takes beside its image (grounding-dino's phrases)
+TEXT_LEN = 8
+
+
+def _vocab(config) -> int:
+    text = first(config, "text_config", default=config)
+    return int(first(text, "vocab_size", default=first(config, "vocab_size", default=2)))
+
+
+def extra_kinds(cls: type, config, made: list[str]) -> dict[str, str]:
+    """The required inputs of ``cls`` beside its pixels and patch grid, by kind: ``ids`` (token ids of a
+    text prompt), ``ones`` (its attention mask) or ``image`` (a prompt image or mask, shaped as the pixels).
+    A required input of another kind is left out: the model then says what it misses."""
+    kinds = {}
+    for name in _required(cls):
+        if name in made or name in AUX_INPUTS:
+            continue
+        if name.endswith("input_ids"):
+            kinds[name] = "ids"
+        elif name.endswith("attention_mask"):
+            kinds[name] = "ones"
+        elif "pixel_values" in name or name.endswith(("masks", "mask")):
+            kinds[name] = "image"
+    return kinds
+
+
+def extra_inputs(kinds: dict[str, str], pixels, vocab: int) -> dict[str, Any]:
+    """The tensors of ``kinds`` (see `extra_kinds`) for the images in ``pixels``, as the module makes them."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    batch, made = pixels.shape[0], {}
+    for name, kind in kinds.items():
+        if kind == "ids":
+            made[name] = torch.randint(0, vocab, (batch, TEXT_LEN), generator=generator)
+        elif kind == "ones":
+            made[name] = torch.ones(batch, TEXT_LEN, dtype=torch.long)
+        else:
+            made[name] = torch.randn(pixels.shape, generator=generator)
+    return made
+
+
+#: pixels per side of an image given as colour-cluster ids (a token per pixel: 64 tokens)
+ID_SIDE = 8
+
+
+def pixel_ids(config) -> dict[str, Any]:
+    """``VOCAB_SIZE`` and the image side of a model that takes each pixel as a token id (imagegpt's colour
+    clusters): ``ID_SIDE`` or less, so that ``side**2`` tokens fit in its positions."""
+    positions = int(first(config, "n_positions", "max_position_embeddings", default=ID_SIDE**2))
+    side = min(ID_SIDE, int(positions**0.5))
+    return {"VOCAB_SIZE": int(first(config, "vocab_size")), "IMAGE_HEIGHT": side, "IMAGE_WIDTH": side}
+
+
+def token_inputs(cls: type, config) -> dict[str, Any]:
+    """``TOKEN_INPUTS`` (``{name: [vocab, length]}``): the required token-id inputs of a detector or segmenter
+    beside its pixels (oneformer's ``task_inputs``), each as long as the config's ``<name>_seq_len``
+    (``task_seq_len``) and drawn from its vocabulary (``vocab_size`` or a ``*_vocab_size``)."""
+    config_fields = config.to_dict()
+    vocab = first(config, "vocab_size") or next(
+        (v for k, v in config_fields.items() if k.endswith("vocab_size") and isinstance(v, int)), None)
+    made = {}
+    for name in _required(cls):
+        if vocab and (name.endswith("input_ids") or name.endswith("_inputs")):
+            stem = name.removesuffix("_input_ids").removesuffix("_inputs")
+            length = first(config, f"{stem}_seq_len", f"{stem}_length", default=TEXT_LEN)
+            made[name] = [int(vocab), int(length)]
+    return {"TOKEN_INPUTS": made} if made else {}
+
+
+def main_field(cls: type, labels: int | None) -> dict[str, Any]:
+    """``MAIN_OUTPUT`` of a model whose output class has neither hidden states nor labels' logits
+    (a keypoint matcher's ``matches``): the first field of that class after the loss; else nothing."""
+    import dataclasses
+    import typing
+
+    try:
+        returned = typing.get_type_hints(cls.forward).get("return")
+    except Exception:  # an annotation that does not resolve: the template's default
+        return {}
+    kinds = [k for k in typing.get_args(returned) or (returned,) if dataclasses.is_dataclass(k)]
+    fields = [f.name for f in dataclasses.fields(kinds[0])] if kinds else []
+    if labels or not fields or {"last_hidden_state", "pooler_output"} & set(fields):
+        return {}
+    return {"MAIN_OUTPUT": next(f for f in fields if f != "loss")}
 
 
 def _has(config, name: str) -> bool:
@@ -88,8 +180,11 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
             inputs = {params[0]: pixels}
             if params[1] not in AUX_INPUTS:  # else made below, by its name
                 inputs[params[1]] = grid
-        aux = [name for name in _required(cls) if name in AUX_INPUTS and name not in inputs]
+        wanted = _required(cls) + [name for name in params if name in GRID_INPUTS]
+        aux = [name for name in wanted if name in AUX_INPUTS and name not in inputs]
         inputs.update(aux_inputs(aux, sizes, PROBE_BATCH))
+        extra = extra_kinds(cls, config, list(inputs)) if layout == "image" else {}
+        inputs.update(extra_inputs(extra, inputs[params[0]], _vocab(config)))
         try:
             with torch.no_grad():
                 main = _main(model(**inputs))
@@ -99,6 +194,8 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
         if main.shape[0] == 1 and main.dim() >= 3:  # every image's rows in one batch row
             main = main.flatten(0, 1)
         found = {"PIXEL_LAYOUT": layout, "PIXEL_INPUT": params[0], "OUTPUT_ROWS": None, "AUX_INPUTS": aux}
+        if extra:  # a prompt beside the image: its kinds, and the text's vocabulary and length
+            found.update({"EXTRA_INPUTS": extra, "TEXT_VOCAB": _vocab(config), "TEXT_LEN": TEXT_LEN})
         if main.shape[0] != PROBE_BATCH:
             found["OUTPUT_ROWS"] = main.shape[0] // PROBE_BATCH
         if layout != "image" or aux:
@@ -116,18 +213,21 @@ SIDES: tuple[int, ...] = (32, 64, 128)
 
 def image_side(cls: type, config, image: dict[str, Any], pixel_input: str) -> dict[str, Any]:
     """``IMAGE_HEIGHT``/``IMAGE_WIDTH``: the smallest of `SIDES` whose image survives every downsampling
-    (a deep stack of strided stages turns 32 pixels into none)."""
+    (a deep stack of strided stages turns 32 pixels into none); ``PAIRED`` where the model takes its
+    images two by two (``(B, 2, C, H, W)``: keypoint matchers) and no single image runs."""
     import torch
 
     model = build(cls, config)
     tried: list[str] = []
-    for side in SIDES:
-        pixels = torch.randn(PROBE_BATCH, image["NUM_CHANNELS"], side, side, generator=torch.Generator().manual_seed(0))
+    for side, paired in ((side, paired) for side in SIDES for paired in (False, True)):
+        shape = (PROBE_BATCH, *((2,) if paired else ()), image["NUM_CHANNELS"], side, side)
+        pixels = torch.randn(shape, generator=torch.Generator().manual_seed(0))
         try:
             with torch.no_grad():
                 model(**{pixel_input: pixels})
         except Exception as exc:  # too small (or another fault the module will show): try a larger side
-            tried.append(f"{side}: {_reason(exc)}")
+            tried.append(f"{side}{' pair' if paired else ''}: {_reason(exc)}")
             continue
-        return {"IMAGE_HEIGHT": side, "IMAGE_WIDTH": side}
+        # PAIRED: the model matches two images (keypoint matching): (B, 2, C, H, W)
+        return {"IMAGE_HEIGHT": side, "IMAGE_WIDTH": side, **({"PAIRED": True} if paired else {})}
     return {}

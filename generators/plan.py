@@ -191,6 +191,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
     fields = output_fields(cls) if family == "encoder-only" else set()
     if "pooler_output" in fields and "last_hidden_state" not in fields:
         out["POOLED_ONLY"] = True  # an encoder that returns only its pooled vector (dpr)
+    if family == "encoder-only" and spec.checkpoint is None and not spec.full_size and "POOLED_ONLY" not in out:
+        from generators.inputs_side import side_layout
+
+        out.update(side_layout(cls, config, out))  # pixels, boxes, features beside the ids: probed
     if family in ("vision", "vision-text"):
         out.update(_image(config))
     if family == "vision":
@@ -202,7 +206,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         if "video" not in takes and "Video" not in cls.__name__:
             out.pop("NUM_FRAMES", None)  # frames of a config shared with video models: not this one's
         out["PIXEL_INPUT"] = takes
-        if inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
+        out.update(inputs_vision.main_field(cls, out["NUM_LABELS"]))
+        if takes == "input_ids":  # pixels as colour-cluster ids, a token each (imagegpt)
+            out.update(inputs_vision.pixel_ids(config))
+        elif inputs_vision.needs_probe(cls):  # a tower taking patches and their grid: probed
             out.update(inputs_vision.tower_layout(cls, config, out))
         elif "NUM_FRAMES" not in out and _first(_first(config, "vision_config", default=config), "image_size") is None:
             out.update(inputs_vision.image_side(cls, config, out, takes))  # no size named: the smallest that runs
@@ -227,6 +234,11 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(probe.multimodal(cls, config, out))
     if family == "detection":
         out.update(_image(config))
+        if isinstance(_first(config, "num_coords"), int):  # boxes of other than (cx, cy, w, h): corners
+            out["BOX_COORDS"] = int(config.num_coords)
+        from generators.inputs_vision import token_inputs
+
+        out.update(token_inputs(model_class(spec, config), config))  # a task prompt beside the pixels
     if family == "time-series":
         out.update(_time_series(config, cls))
     if family == "audio":

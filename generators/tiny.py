@@ -66,6 +66,9 @@ _WIDTH_LIST_KEYS = {
 }
 _DEPTH_LIST_KEYS = {"depths", "num_layers", "layer_depths", "blocks", "num_blocks", "stage_depths"}
 _HEADS_LIST_KEYS = {"num_heads", "num_attention_heads", "heads"}
+# latent-array models (perceiver): the latents' width and the self-attention layers per block
+_WIDTH_KEYS |= {"d_latents"}
+_LAYER_KEYS |= {"num_self_attends_per_block"}
 
 #: Where the generic rules cannot know an architecture's constraints.
 #: model type -> overrides applied after shrinking (sub-config keys as dicts).
