@@ -217,8 +217,15 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
             from generators.inputs_audio import feature_layout
 
             out.update(feature_layout(cls, config, out))
+        elif cls.main_input_name == "input_values":
+            from generators.inputs_audio import values_layout
+
+            out.update(values_layout(cls, config, AUDIO_SAMPLES))
         if out["IS_ENCODER_DECODER"]:
+            from generators.inputs_audio import logits_extra
+
             out.update(_text(config))
+            out.update(logits_extra(config))
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
     if family == "multimodal":
         from generators import probe
