@@ -238,10 +238,10 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_time_series(config, cls))
     if family == "audio":
         if cls.main_input_name == "input_values":
-            from generators import probe
+            from generators.inputs_codec import codec_layout
 
             out["AUDIO_LEN"] = AUDIO_SAMPLES
-            out.update(probe.audio_layout(cls, config, AUDIO_SAMPLES))
+            out.update(codec_layout(cls, config, AUDIO_SAMPLES))
         else:
             out.update(_text(config))
             out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
