@@ -122,3 +122,16 @@ def logits_extra(config) -> dict[str, Any]:
     ``durations`` beside the vocabulary (logits ``vocab_size + len(durations)`` wide)."""
     durations = getattr(config, "durations", None)
     return {"NUM_DURATIONS": len(durations)} if isinstance(durations, list | tuple) and durations else {}
+
+
+def token_config(config):
+    """The config whose vocabulary the token ids index: ``config`` itself where it names a
+    ``vocab_size``, else its first sub-config that does (a text-to-speech model wrapped with its
+    vocoder keeps the vocabulary in the speech model's sub-config)."""
+    if getattr(config, "vocab_size", None) is not None:
+        return config
+    for key in getattr(config, "sub_configs", None) or {}:
+        sub = getattr(config, key, None)
+        if getattr(sub, "vocab_size", None) is not None:
+            return sub
+    return config

@@ -243,7 +243,9 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
             out["AUDIO_LEN"] = AUDIO_SAMPLES
             out.update(codec_layout(cls, config, AUDIO_SAMPLES))
         else:
-            out.update(_text(config))
+            from generators.inputs_audio import token_config
+
+            out.update(_text(token_config(config)))
             out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
     if (out["IS_ENCODER_DECODER"] or family == "encoder-decoder") and family not in ("audio", "time-series"):
         start = _first(config, "decoder_start_token_id", "pad_token_id", default=0)
