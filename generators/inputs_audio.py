@@ -83,13 +83,22 @@ def feature_layout(cls: type, config, constants: dict[str, Any]) -> dict[str, An
                     inputs["decoder_input_ids"] = torch.zeros(PROBE_BATCH, 1, dtype=torch.long)
                 try:
                     with torch.no_grad():
-                        model(**inputs)
+                        outputs = model(**inputs)
                 except Exception as exc:  # this layout does not fit: try the next
                     tried.append(f"{shape}: {_reason(exc)}")
                     continue
-                return {"FEATURES_FIRST": first, "FEATURE_MASKS": list(masks), "FEATURE_SIZE": size, "AUDIO_LEN": frames}
+                found = {"FEATURES_FIRST": first, "FEATURE_MASKS": list(masks), "FEATURE_SIZE": size, "AUDIO_LEN": frames}
+                return {**found, **_packed(outputs)}
     # none runs: keep the planned layout, the module then shows the model's own error
     return {"FEATURE_MASKS": _masks(cls)}
+
+
+def _packed(outputs) -> dict[str, Any]:
+    """``PACKED_ROWS`` where the encoder packs every clip's frames into one sequence (the
+    variable-length attention of qwen-audio encoders): ``(clips x frames, hidden)``, no batch axis."""
+    hidden = outputs.get("last_hidden_state") if hasattr(outputs, "get") else None
+    rows = hidden.shape[0] if hidden is not None and hidden.dim() == 2 else 0
+    return {"PACKED_ROWS": True} if rows > PROBE_BATCH and rows % PROBE_BATCH == 0 else {}
 
 
 def values_layout(cls: type, config, samples: int) -> dict[str, Any]:
