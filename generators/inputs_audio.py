@@ -39,7 +39,9 @@ def _extractor_width(config) -> int | None:
     (or the model it is a sub-model of) to; None where none is mapped or it needs a missing library."""
     import transformers
     from transformers import CONFIG_MAPPING
-    from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING_NAMES as mapped
+    from transformers.models.auto.feature_extraction_auto import (
+        FEATURE_EXTRACTOR_MAPPING_NAMES as mapped,
+    )
 
     kind = getattr(config, "model_type", None)
     owners = [kind] if kind in mapped else [
