@@ -146,3 +146,32 @@ def token_config(config):
         if getattr(sub, "vocab_size", None) is not None:
             return sub
     return config
+
+
+def token_layout(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
+    """``ID_CODEBOOKS``: how many ids each position of an audio-chat prompt holds where text alone,
+    ``(B, L)``, does not run: a text id and one per codec codebook, ``(B, L, 1 + num_codebooks)``
+    (kyutai), or the codebooks alone. Ids then stay below ``codebook_vocab_size`` too."""
+    import torch
+
+    from generators.probe import text_ids
+
+    model = build(cls, config)
+    books = _first(config, "num_codebooks")
+    codebook_vocab = _first(config, "codebook_vocab_size")
+    for width in [None] + ([books + 1, books] if isinstance(books, int) and books > 0 else []):
+        ids = text_ids(constants, PROBE_BATCH, constants["SEQ_LEN"] * (width or 1))
+        ids = ids if width is None else ids.reshape(PROBE_BATCH, constants["SEQ_LEN"], width)
+        if width is not None and isinstance(codebook_vocab, int):
+            ids = ids % codebook_vocab
+        try:
+            with torch.no_grad():
+                model(input_ids=ids, attention_mask=torch.ones(ids.shape[:2], dtype=torch.long))
+        except Exception:  # this layout does not fit: try the next
+            continue
+        if width is None:
+            return {}
+        low, high = constants["TEXT_TOKEN_IDS"]
+        high = min(high, codebook_vocab) if isinstance(codebook_vocab, int) else high
+        return {"ID_CODEBOOKS": width, "TEXT_TOKEN_IDS": [low, high]}
+    return {}  # none runs: the module shows the model's own error on text alone

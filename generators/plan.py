@@ -211,6 +211,9 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_text(config))
         out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
         out["NUM_LABELS"] = None
+        from generators.inputs_audio import token_layout
+
+        out.update(token_layout(cls, config, out))
     elif family == "speech":
         out.update(_audio(config, cls.main_input_name))
         if cls.main_input_name == "input_features":
