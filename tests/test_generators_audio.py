@@ -79,3 +79,11 @@ def test_a_codec_no_layout_runs_says_why_for_each():
 def test_text_to_speech_with_its_vocoder_reads_the_vocabulary_of_its_speech_model():
     config = tiny_config("fastspeech2_conformer_with_hifigan")
     assert plan(resolve("fastspeech2_conformer_with_hifigan"))["VOCAB_SIZE"] == config.model_config.vocab_size
+
+
+def test_prompt_positions_holding_codebook_ids_get_them():
+    config = tiny_config("kyutai_speech_to_text")
+    constants = plan(resolve("kyutai_speech_to_text"))  # text alone, (B, L), does not run
+    assert constants["ID_CODEBOOKS"] == config.num_codebooks + 1
+    assert constants["TEXT_TOKEN_IDS"][1] <= config.codebook_vocab_size
+    assert "ID_CODEBOOKS" not in plan(resolve("qwen2_audio"))  # runs on text alone
