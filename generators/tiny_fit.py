@@ -165,9 +165,8 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
         if (
             key.startswith(("num_", "n_")) and key.endswith("_layers") and _is_int(value)
             and 0 < value < default[depth_key] and key not in (depth_key, *_DEPTH_KEYS)
-            and not any(isinstance(v, list | tuple) and len(v) == value for v in default.values())
+            and not any(isinstance(v, list | tuple) and len(v) == value for v in default.values())  # no list's length
         ):  # how many of the layers do something (share a cache, stay dense): the same share of the tiny stack
-            # (not a count that sizes a list of the config: wav2vec2's feature layers, one per conv_dim entry)
             shrunk[key] = value * depth // default[depth_key]
         if key.endswith("layer_indices") and ("attn" in key or "attention" in key) and not value:
             shrunk[key] = [depth - 1]  # attention layers left to the checkpoint: the last one attends
