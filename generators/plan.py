@@ -218,14 +218,24 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_text(config))
         out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
         out["NUM_LABELS"] = None
+        from generators.inputs_audio import token_layout
+
+        out.update(token_layout(cls, config, out))
     elif family == "speech":
         out.update(_audio(config, cls.main_input_name))
         if cls.main_input_name == "input_features":
             from generators.inputs_audio import feature_layout
 
             out.update(feature_layout(cls, config, out))
+        elif cls.main_input_name == "input_values":
+            from generators.inputs_audio import values_layout
+
+            out.update(values_layout(cls, config, AUDIO_SAMPLES))
         if out["IS_ENCODER_DECODER"]:
+            from generators.inputs_audio import logits_extra
+
             out.update(_text(config))
+            out.update(logits_extra(config))
         out["NUM_LABELS"] = int(config.num_labels) if spec.auto_class.endswith("Classification") else None
     if family == "multimodal":
         from generators import probe
@@ -243,12 +253,14 @@ def plan(spec: ModelSpec, config=None) -> dict[str, Any]:
         out.update(_time_series(config, cls))
     if family == "audio":
         if cls.main_input_name == "input_values":
-            from generators import probe
+            from generators.inputs_codec import codec_layout
 
             out["AUDIO_LEN"] = AUDIO_SAMPLES
-            out.update(probe.audio_layout(cls, config, AUDIO_SAMPLES))
+            out.update(codec_layout(cls, config, AUDIO_SAMPLES))
         else:
-            out.update(_text(config))
+            from generators.inputs_audio import token_config
+
+            out.update(_text(token_config(config)))
             out["TEXT_TOKEN_IDS"] = text_token_range(config, out["VOCAB_SIZE"])
     if (out["IS_ENCODER_DECODER"] or family == "encoder-decoder") and family not in ("audio", "time-series"):
         start = _first(config, "decoder_start_token_id", "pad_token_id", default=0)

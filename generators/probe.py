@@ -126,20 +126,3 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
 def forward_arguments(cls: type) -> set[str]:
     return set(inspect.signature(cls.forward).parameters)
 
-
-def audio_layout(cls: type, config, samples: int) -> dict[str, Any]:
-    """``AUDIO_CHANNELS_DIM``: whether waveforms go in as ``(B, 1, T)`` (codecs) or ``(B, T)``."""
-    import torch
-
-    model = build(cls, config)
-    tried = []
-    for channels_dim in (True, False):
-        shape = (PROBE_BATCH, 1, samples) if channels_dim else (PROBE_BATCH, samples)
-        try:
-            with torch.no_grad():
-                model(input_values=torch.randn(shape, generator=torch.Generator().manual_seed(0)))
-        except Exception as exc:
-            tried.append(f"{shape}: {_reason(exc)}")
-            continue
-        return {"AUDIO_CHANNELS_DIM": channels_dim}
-    raise ValueError(f"no waveform layout runs: {'; '.join(tried)}")

@@ -61,7 +61,7 @@ def _benchmark_plan(spec: ModelSpec, constants: dict[str, Any]) -> dict[str, Any
     elif family == "time-series":  # the series length the model was configured for
         sizes, prefix, name = [constants["CONTEXT_LEN"]], "t", "series_length"
     elif family in ("speech", "audio") and constants["INPUT_NAME"] != "input_ids":
-        fixed = constants["INPUT_NAME"] == "input_features"
+        fixed = constants["INPUT_NAME"] == "input_features" or bool(constants.get("SPECTROGRAM_BINS") or constants.get("LATENT_CHANNELS"))
         sizes = [constants["AUDIO_LEN"]] if fixed else [8000, 16000]  # half a second, a second
         prefix, name = ("f", "frames") if fixed else ("a", "samples")
     else:
