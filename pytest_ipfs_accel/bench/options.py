@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from pytest_ipfs_accel.bench.settings import Settings
-from pytest_ipfs_accel.bench.threshold import parse_threshold
 from pytest_ipfs_accel.options import add_option, option_value
 
 
@@ -129,10 +128,17 @@ def parse_options(config: pytest.Config) -> BenchOptions:
     except ValueError as exc:
         raise pytest.UsageError(f"ipfs-accel benchmark options: {exc}") from None
     raw_fail = option_value(config, "ipfs_compare_fail")
-    try:
-        threshold = parse_threshold(_OPTIONS["--ipfs-compare-fail"][1] if raw_fail is None else raw_fail)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--ipfs-compare-fail={raw_fail}: {exc}") from None
+    fail_pct, statistic = float(_OPTIONS["--ipfs-compare-fail"][1]), None  # the default: median and min
+    if raw_fail is not None:
+        # the parser (a regex compiled at import, a dataclass) only when the option is given:
+        # about 2 M instructions of every session otherwise (docs/store.md, "What a session costs")
+        from pytest_ipfs_accel.bench.threshold import parse_threshold
+
+        try:
+            threshold = parse_threshold(raw_fail)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--ipfs-compare-fail={raw_fail}: {exc}") from None
+        fail_pct, statistic = threshold.pct, threshold.statistic
     alpha = _number(config, "--ipfs-compare-alpha")
     if not 0 < alpha < 1:
         raise pytest.UsageError(f"--ipfs-compare-alpha={alpha}: expected a probability in (0, 1)")
@@ -150,8 +156,8 @@ def parse_options(config: pytest.Config) -> BenchOptions:
         disabled=bool(option_value(config, "ipfs_bench_disable")),
         json_path=Path(json_path).expanduser().absolute() if json_path else None,
         compare_base=str(compare_base) if compare_base is not None else None,
-        compare_fail_pct=threshold.pct,
-        compare_statistic=threshold.statistic,
+        compare_fail_pct=fail_pct,
+        compare_statistic=statistic,
         compare_alpha=float(alpha),
         compare_confirm=int(confirm),
     )

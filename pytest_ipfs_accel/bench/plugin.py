@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel.bench import interop
 from pytest_ipfs_accel.bench.options import BenchOptions, add_options, parse_options
 from pytest_ipfs_accel.bench.session import BenchSession
 from pytest_ipfs_accel.keys import db_path
@@ -42,7 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     options = parse_options(config)
     config.stash[OPTIONS_KEY] = options
-    interop.register_if_active(config)
+    if config.pluginmanager.has_plugin("benchmark"):
+        # pytest-benchmark's interop only where that plugin is loaded (one module less to load
+        # at every other start; docs/store.md, "What a session costs")
+        from pytest_ipfs_accel.bench import interop
+
+        interop.register_if_active(config)
     if hasattr(config, "workerinput"):
         config.stash[BASELINE_KEY] = dict(config.workerinput.get(_BASELINE_WORKERINPUT) or {})
         return  # workers send their results with the reports; the controller reports them
