@@ -7,9 +7,12 @@ browser APIs); this module is the one map from backend name to detector.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hardware_markers.base import BACKENDS, Detector, Hardware, Registry
+from hardware_markers.base import BACKENDS, Detector, Registry
+
+if TYPE_CHECKING:
+    from hardware_markers.hardware import Hardware
 
 #: backend name -> the module that detects it.  The detector modules are imported when a
 #: backend is first detected, not when the plugin loads: a session that never detects (no

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import struct
 import subprocess
 import sys
@@ -49,6 +48,13 @@ from typing import Any
 from pytest_ipfs_accel import schema
 
 try:
+    # the C pickler that ``pickle`` re-exports (same bytes, same Unpickler): the ``pickle``
+    # module itself, a large Python file, cost ~5 M instructions (callgrind) of every recording
+    # session (docs/store.md, "What a session costs")
+    import _pickle as pickle
+except ImportError:  # an interpreter without the accelerator
+    import pickle  # type: ignore[no-redef]
+try:
     import fcntl
 except ImportError:  # Windows: no flock; a spool without an end frame counts as live until merged
     fcntl = None  # type: ignore[assignment]
@@ -57,6 +63,7 @@ FORMAT = 1
 SUFFIX = ".spool"
 FLUSH_INTERVAL_S = 0.25
 _FRAME = struct.Struct(">Q")
+_PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL of Python 3.8 and later
 ROW_TABLES = tuple(t for t in schema.TABLES if t != "runs")
 
 
@@ -127,7 +134,7 @@ class Spool:
             self.flush()
 
     def _write(self, message: dict[str, Any]) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(message, protocol=_PROTOCOL)
         view = memoryview(_FRAME.pack(len(data)) + data)
         try:
             while view:
