@@ -41,7 +41,6 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +205,25 @@ class _BuiltinsOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a spool holds builtin values only, not {module}.{name}")
 
 
-@dataclass
 class SpoolContent:
-    """What one spool file holds (complete frames only)."""
+    """What one spool file holds (complete frames only).
 
-    path: Path
-    run_row: dict[str, Any]
-    replace: bool
-    meta: tuple[str, list[str]] | None
-    columns: dict[str, list[str]]
-    tables: dict[str, list[tuple]] = field(default_factory=dict)
-    final_row: dict[str, Any] | None = None
+    A plain class, not a dataclass: every recording session imports this module, and a
+    dataclass generates its methods from source at import (callgrind: ~3 M instructions of
+    the one-test session; docs/store.md, "What a session costs").
+    """
+
+    __slots__ = ("path", "run_row", "replace", "meta", "columns", "tables", "final_row")
+
+    def __init__(self, path: Path, run_row: dict[str, Any], replace: bool,
+                 meta: tuple[str, list[str]] | None, columns: dict[str, list[str]],
+                 tables: dict[str, list[tuple]] | None = None, final_row: dict[str, Any] | None = None) -> None:
+        self.path, self.run_row, self.replace, self.meta, self.columns = path, run_row, replace, meta, columns
+        self.tables: dict[str, list[tuple]] = {} if tables is None else tables
+        self.final_row = final_row
+
+    def __repr__(self) -> str:
+        return f"SpoolContent(path={self.path!r}, run_id={self.run_id!r}, final={self.final_row is not None})"
 
     @property
     def run_id(self) -> str:

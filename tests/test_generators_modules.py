@@ -5,9 +5,9 @@ modules for tiny checkpoint directories (saved with save_pretrained, with a
 tokenizer built offline), and benchmark modules for bert and gpt2, in three
 groups (:data:`GROUPS`): each group one test that generates its modules, runs
 them in one ``python -m pytest`` subprocess (torch and transformers cost seconds
-per process) and reads the outcomes back from its DuckDB file.  Three tests of
-~20 s rather than one of ~65 s: under the suite's ``-n 2`` one long test pinned
-a worker while the other ran out of work.  OpenVINO runs in the ``openvino``
+per process) and reads the outcomes back from its DuckDB file.  Three tests
+rather than one of 66 s (CI's ``--durations``): under the suite's ``-n 2`` one
+long test pinned a worker while the other ran out of work.  OpenVINO runs in the ``openvino``
 group only, on two modules (a conftest deselects its other items): gpt2
 comprehensive and bert benchmark, which cover every test kind at the cost of
 two conversions.  The ``text`` group runs under ``-n 2``, so generated modules
