@@ -10,11 +10,12 @@ imports neither torch, transformers nor DuckDB.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from hardware_markers import BACKENDS, Hardware, PreparationCache, Registry, default_registry
+from hardware_markers import BACKENDS, Registry, default_registry
 from pytest_ipfs_accel import hookspecs
 from pytest_ipfs_accel.bench import plugin as bench_plugin
 from pytest_ipfs_accel.keys import (
@@ -37,6 +38,9 @@ from pytest_ipfs_accel.options import (
 )
 from pytest_ipfs_accel.recorder import Recorder
 from pytest_ipfs_accel.selection import HardwareSelection
+
+if TYPE_CHECKING:
+    from hardware_markers import Hardware
 
 # get_* are re-exported: conftests and plugins reach the session's state from here
 __all__ = [
@@ -157,18 +161,25 @@ def _allowed_backends(node: pytest.Item, marks: list[pytest.Mark], registry: Reg
     return allowed
 
 
-class ModulePreparations(PreparationCache):
-    """The models prepared in one test module (each converted/compiled once); a backend or
-    precision that cannot run skips the test with the reason."""
+@functools.cache
+def _module_preparations() -> type:
+    """``ModulePreparations``: the models prepared in one test module (each converted/compiled
+    once); a backend or precision that cannot run skips the test with the reason.  Made at the
+    first use: its base, ``hardware_markers.execution``, is not imported to load the plugin
+    (callgrind: ~10 M instructions of a one-test session with ``hardware``; docs/store.md)."""
+    from hardware_markers.execution import PreparationCache
 
-    def unavailable(self, reason: str):
-        pytest.skip(reason)
+    class ModulePreparations(PreparationCache):
+        def unavailable(self, reason: str):
+            pytest.skip(reason)
+
+    return ModulePreparations
 
 
 @pytest.fixture(scope="module")
 def ipfs_accel_preparations():
     """The module's cache behind ``ipfs_hw.prepare``; released when the module's tests are done."""
-    cache = ModulePreparations()
+    cache = _module_preparations()()
     yield cache
     cache.close()
 

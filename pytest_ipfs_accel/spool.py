@@ -35,19 +35,24 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import struct
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_ipfs_accel import schema
 
+try:
+    # the C pickler that ``pickle`` re-exports (same bytes, same Unpickler): the ``pickle``
+    # module itself, a large Python file, cost ~5 M instructions (callgrind) of every recording
+    # session (docs/store.md, "What a session costs")
+    import _pickle as pickle
+except ImportError:  # an interpreter without the accelerator
+    import pickle  # type: ignore[no-redef]
 try:
     import fcntl
 except ImportError:  # Windows: no flock; a spool without an end frame counts as live until merged
@@ -57,6 +62,7 @@ FORMAT = 1
 SUFFIX = ".spool"
 FLUSH_INTERVAL_S = 0.25
 _FRAME = struct.Struct(">Q")
+_PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL of Python 3.8 and later
 ROW_TABLES = tuple(t for t in schema.TABLES if t != "runs")
 
 
@@ -127,7 +133,7 @@ class Spool:
             self.flush()
 
     def _write(self, message: dict[str, Any]) -> None:
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(message, protocol=_PROTOCOL)
         view = memoryview(_FRAME.pack(len(data)) + data)
         try:
             while view:
@@ -199,17 +205,25 @@ class _BuiltinsOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a spool holds builtin values only, not {module}.{name}")
 
 
-@dataclass
 class SpoolContent:
-    """What one spool file holds (complete frames only)."""
+    """What one spool file holds (complete frames only).
 
-    path: Path
-    run_row: dict[str, Any]
-    replace: bool
-    meta: tuple[str, list[str]] | None
-    columns: dict[str, list[str]]
-    tables: dict[str, list[tuple]] = field(default_factory=dict)
-    final_row: dict[str, Any] | None = None
+    A plain class, not a dataclass: every recording session imports this module, and a
+    dataclass generates its methods from source at import (callgrind: ~3 M instructions of
+    the one-test session; docs/store.md, "What a session costs").
+    """
+
+    __slots__ = ("path", "run_row", "replace", "meta", "columns", "tables", "final_row")
+
+    def __init__(self, path: Path, run_row: dict[str, Any], replace: bool,
+                 meta: tuple[str, list[str]] | None, columns: dict[str, list[str]],
+                 tables: dict[str, list[tuple]] | None = None, final_row: dict[str, Any] | None = None) -> None:
+        self.path, self.run_row, self.replace, self.meta, self.columns = path, run_row, replace, meta, columns
+        self.tables: dict[str, list[tuple]] = {} if tables is None else tables
+        self.final_row = final_row
+
+    def __repr__(self) -> str:
+        return f"SpoolContent(path={self.path!r}, run_id={self.run_id!r}, final={self.final_row is not None})"
 
     @property
     def run_id(self) -> str:

@@ -30,6 +30,18 @@ BENCH_MACHINERY = tuple(
 #: the recorder's optional parts: the store (only the benchmark gate opens it in pytest), the
 #: event stream (--ipfs-events), the run's metadata lookups (the merger does them)
 OPTIONAL = ("pytest_ipfs_accel.events", "pytest_ipfs_accel.store")
+#: made lazy after a callgrind breakdown of the one-test session (docs/store.md, "What a session
+#: costs"): the detector modules (until a backend is detected), Hardware/Device and the model
+#: runtimes (until a test takes ipfs_hw), the parsed benchmark options (two frozen dataclasses,
+#: until one is given or a benchmark runs), the threshold parser (--ipfs-compare-fail), the
+#: pytest-benchmark interop (where that plugin is loaded), and the ``pickle`` module (the spool
+#: writes with the C pickler it re-exports)
+LAZY = (
+    "hardware_markers.hardware", "hardware_markers.execution", "hardware_markers.torch_backends",
+    "hardware_markers.runtimes", "hardware_markers.browser", "hardware_markers.system",
+    "pytest_ipfs_accel.bench.options", "pytest_ipfs_accel.bench.settings", "pytest_ipfs_accel.bench.threshold",
+    "pytest_ipfs_accel.bench.interop", "pickle",
+)
 
 _LIST_AFTER = """
 import json, sys
@@ -60,7 +72,7 @@ def test_importing_the_plugin_imports_nothing_heavy() -> None:
     assert out.returncode == 0, out.stderr
     found = _modules(out.stdout)
     assert "pytest_ipfs_accel.plugin" in found
-    assert _forbidden(found, HEAVY + BENCH_MACHINERY + OPTIONAL) == []
+    assert _forbidden(found, HEAVY + BENCH_MACHINERY + OPTIONAL + LAZY) == []
 
 
 def test_a_recording_session_without_benchmarks_imports_nothing_heavy(tmp_path: Path) -> None:
@@ -82,7 +94,7 @@ def test_a_recording_session_without_benchmarks_imports_nothing_heavy(tmp_path: 
     assert "results: run " in out.stdout and str(db) in out.stdout  # it did record
     found = _modules(out.stdout)
     assert {"pytest_ipfs_accel.recorder", "pytest_ipfs_accel.spool", "pytest_ipfs_accel.bench.plugin"} <= found
-    assert _forbidden(found, HEAVY + BENCH_MACHINERY + ("pytest_ipfs_accel.events",)) == []
+    assert _forbidden(found, HEAVY + BENCH_MACHINERY + LAZY + ("pytest_ipfs_accel.events",)) == []
 
 
 def test_a_benchmarking_session_still_loads_what_it_needs(tmp_path: Path) -> None:
@@ -101,5 +113,31 @@ def test_a_benchmarking_session_still_loads_what_it_needs(tmp_path: Path) -> Non
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     found = _modules(out.stdout)
-    assert {"pytest_ipfs_accel.bench.fixture", "pytest_ipfs_accel.bench.timing"} <= found
+    assert {"pytest_ipfs_accel.bench.fixture", "pytest_ipfs_accel.bench.timing",
+            "pytest_ipfs_accel.bench.options"} <= found
     assert "ipfs-accel benchmarks" in out.stdout  # the session's summary table was printed
+
+
+def test_the_option_table_defaults_are_the_settings_defaults() -> None:
+    """The table every session loads spells the defaults out (it must not import the dataclass)."""
+    from pytest_ipfs_accel.bench.option_table import _OPTIONS, dest
+    from pytest_ipfs_accel.bench.settings import Settings
+
+    defaults = Settings()
+    numbers = {dest(o).removeprefix("ipfs_bench_"): d for o, (_, d, _, _) in _OPTIONS.items()
+               if o.startswith("--ipfs-bench-")}
+    assert numbers == {name: getattr(defaults, name) for name in numbers}
+    assert set(numbers) == {"max_time", "min_rounds", "max_rounds", "min_time", "warmup", "precision"}
+
+
+def test_a_bad_benchmark_option_still_stops_the_session_at_its_start(tmp_path: Path) -> None:
+    """Parsing the options when one is given keeps the early one-line error (nothing is run)."""
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pytest_ipfs_accel.plugin",
+         "--ipfs-no-db", "--ipfs-bench-min-rounds=zero", "test_one.py"],
+        capture_output=True, text=True, env=_env(), cwd=tmp_path,
+    )
+    assert out.returncode == 4, out.stdout + out.stderr
+    assert "--ipfs-bench-min-rounds=zero: expected an integer" in out.stderr
+    assert "1 passed" not in out.stdout

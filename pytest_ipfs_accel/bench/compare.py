@@ -367,3 +367,19 @@ def render(
     if fmt == "table":
         return legend + "\n" + format_table(COLUMNS, rows)
     raise ValueError(f"unknown format {fmt!r}; use table, json or markdown")
+
+
+@dataclass
+class GateOutcome:
+    """What the ``--ipfs-compare`` gate found (or why it could not run); here rather than in
+    :mod:`.session`, which every session loads, so that only a gate creates this dataclass."""
+
+    base: str | None
+    head: str | None
+    comparisons: list[Any] = field(default_factory=list)
+    error: str | None = None  # the gate could not run; why
+    note: str | None = None  # the gate had nothing to compare with
+
+    @property
+    def regressions(self) -> list[Any]:
+        return [c for c in self.comparisons if c.verdict == "regression"]

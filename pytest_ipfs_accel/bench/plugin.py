@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel.bench import interop
-from pytest_ipfs_accel.bench.options import BenchOptions, add_options, parse_options
-from pytest_ipfs_accel.bench.session import BenchSession
+from pytest_ipfs_accel.bench.option_table import add_options, any_given
+from pytest_ipfs_accel.bench.session import OPTIONS_KEY, BenchSession, options_of
 from pytest_ipfs_accel.keys import db_path
 from pytest_ipfs_accel.options import option_value
 
 if TYPE_CHECKING:
     from pytest_ipfs_accel.bench.fixture import IpfsBench
+    from pytest_ipfs_accel.bench.options import BenchOptions
 
-__all__ = ["BenchOptions", "ipfs_bench", "parse_options"]
-
-OPTIONS_KEY = pytest.StashKey[BenchOptions]()
+__all__ = ["OPTIONS_KEY", "ipfs_bench", "options_of"]
 SESSION_KEY = pytest.StashKey[BenchSession]()
 #: the item's IpfsBench (found also when the fixture was requested dynamically)
 ITEM_BENCH_KEY = pytest.StashKey["IpfsBench"]()
@@ -40,14 +38,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    options = parse_options(config)
-    config.stash[OPTIONS_KEY] = options
-    interop.register_if_active(config)
+    # parsed now only when one is given (a bad value stops the session here, as before); a
+    # session that gives none parses the defaults when a benchmark first asks (options_of):
+    # the parsed form's dataclasses cost ~18 M instructions (callgrind) of every other session
+    options = options_of(config) if any_given(config) else None
+    if config.pluginmanager.has_plugin("benchmark"):
+        # pytest-benchmark's interop only where that plugin is loaded (one module less to load
+        # at every other start; docs/store.md, "What a session costs")
+        from pytest_ipfs_accel.bench import interop
+
+        interop.register_if_active(config)
     if hasattr(config, "workerinput"):
         config.stash[BASELINE_KEY] = dict(config.workerinput.get(_BASELINE_WORKERINPUT) or {})
         return  # workers send their results with the reports; the controller reports them
-    config.stash[BASELINE_KEY] = _load_gate_baseline(config, options)
-    session = BenchSession(config, options)
+    config.stash[BASELINE_KEY] = _load_gate_baseline(config, options) if options is not None else {}
+    session = BenchSession(config)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "ipfs_accel.bench.session")
 
@@ -112,7 +117,7 @@ def ipfs_bench(request: pytest.FixtureRequest) -> IpfsBench:
     from pytest_ipfs_accel.bench.device import device_of
     from pytest_ipfs_accel.bench.fixture import Confirmation, IpfsBench
 
-    options = request.config.stash[OPTIONS_KEY]
+    options = options_of(request.config)
     hw = request.getfixturevalue("ipfs_hw") if "ipfs_hw" in request.fixturenames else None
     backend, torch_device, device_name = device_of(hw)
     baseline = request.config.stash.get(BASELINE_KEY, {}).get(request.node.nodeid)

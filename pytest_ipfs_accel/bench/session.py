@@ -9,43 +9,50 @@ and the reports are read in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_ipfs_accel.bench.options import BenchOptions
 from pytest_ipfs_accel.keys import get_run_id, get_store, selected_fingerprints
+
+if TYPE_CHECKING:
+    from pytest_ipfs_accel.bench.compare import GateOutcome
+    from pytest_ipfs_accel.bench.options import BenchOptions
+
+#: the session's parsed benchmark options, once parsed (``options_of``)
+OPTIONS_KEY = pytest.StashKey["BenchOptions"]()
+
+
+def options_of(config: pytest.Config) -> BenchOptions:
+    """The session's benchmark options, parsed at the first ask.  The bench plugin's configure
+    parses them at once when one is given (a bad value stops the session there); a session
+    that gives none and runs no benchmark never builds them (docs/store.md)."""
+    options = config.stash.get(OPTIONS_KEY, None)
+    if options is None:
+        from pytest_ipfs_accel.bench.options import parse_options
+
+        options = config.stash[OPTIONS_KEY] = parse_options(config)
+    return options
 
 # compare, pbjson, summary, metadata and the store are imported by the methods that use
 # them: every session registers this class, few have benchmarks, a JSON file or a gate
 # (about 6 ms of imports saved at each start; docs/store.md "What a session costs")
 
 
-@dataclass
-class GateOutcome:
-    """What the ``--ipfs-compare`` gate found (or why it could not run)."""
-
-    base: str | None
-    head: str | None
-    comparisons: list[Any] = field(default_factory=list)
-    error: str | None = None  # the gate could not run; why
-    note: str | None = None  # the gate had nothing to compare with
-
-    @property
-    def regressions(self) -> list[Any]:
-        return [c for c in self.comparisons if c.verdict == "regression"]
-
-
 class BenchSession:
     """The session's benchmark results and what is done with them at its end."""
 
-    def __init__(self, config: pytest.Config, options: BenchOptions) -> None:
+    def __init__(self, config: pytest.Config, options: BenchOptions | None = None) -> None:
         self.config = config
-        self.options = options
+        if options is not None:
+            config.stash[OPTIONS_KEY] = options
         self.results: list[dict[str, Any]] = []
         self.gate: GateOutcome | None = None
         self.json_error: str | None = None
+
+    @property
+    def options(self) -> BenchOptions:
+        return options_of(self.config)
 
     def pytest_ipfs_accel_benchmark_result(self, result: dict[str, Any]) -> None:
         """One benchmark case of this session (its payload with nodeid, model and hardware),
@@ -55,6 +62,8 @@ class BenchSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         # trylast: the recorder has flushed this run's rows (its sessionfinish is tryfirst)
+        if OPTIONS_KEY not in self.config.stash:
+            return  # no option given and no benchmark: no JSON file, no gate
         if self.options.json_path is not None:
             self._write_json()
         if self.options.compare_base is not None:
@@ -105,13 +114,13 @@ class BenchSession:
         run_id = get_run_id(self.config)
         con = get_store(self.config)
         if con is None:
-            return GateOutcome(ref, run_id, error="the results database is not available, so there is no baseline")
+            return compare.GateOutcome(ref, run_id, error="the results database is not available, so there is no baseline")
         try:
             base_ids = compare.resolve_baseline(con, ref, exclude=run_id)
         except StoreError as exc:
-            return GateOutcome(ref, run_id, error=str(exc))
+            return compare.GateOutcome(ref, run_id, error=str(exc))
         if not base_ids:
-            return GateOutcome(ref, run_id, note=f"no earlier run with benchmarks to compare with ({ref}); nothing gated")
+            return compare.GateOutcome(ref, run_id, note=f"no earlier run with benchmarks to compare with ({ref}); nothing gated")
         base_cases = compare.load_baseline(con, base_ids)
         head_cases = {
             r["nodeid"]: compare.CaseData.from_row(r, r.get("samples") or ()) for r in self.results
@@ -121,7 +130,7 @@ class BenchSession:
             threshold_pct=self.options.compare_fail_pct, alpha=self.options.compare_alpha,
             statistic=self.options.compare_statistic,
         )
-        return GateOutcome(compare.baseline_label(ref, base_ids), run_id, comparisons=comparisons)
+        return compare.GateOutcome(compare.baseline_label(ref, base_ids), run_id, comparisons=comparisons)
 
     def _mark_run_failed(self) -> None:
         """The runs row was written before the gate decided; make it tell the truth."""
@@ -148,6 +157,8 @@ class BenchSession:
                 tr.write_line(line)
             timers = sorted({r.get("timer") or "?" for r in self.results})
             tr.write_line(f"time per call; timers: {', '.join(timers)}")
+        if OPTIONS_KEY not in self.config.stash:
+            return  # no option given: no JSON file, no gate
         if self.options.json_path is not None:
             if self.json_error:
                 tr.write_line(f"ipfs-accel: benchmark JSON NOT written: {self.json_error}", red=True)
