@@ -1,17 +1,14 @@
 """Generated modules for real: ruff-clean, collected and passing under the plugin.
 
-Basic + comprehensive modules for bert gpt2 t5 vit whisper clip, comprehensive
-modules for tiny checkpoint directories (saved with save_pretrained, with a
-tokenizer built offline), and benchmark modules for bert and gpt2, in three
-groups (:data:`GROUPS`): each group one test that generates its modules, runs
-them in one ``python -m pytest`` subprocess (torch and transformers cost seconds
-per process) and reads the outcomes back from its DuckDB file.  Three tests
-rather than one of 66 s (CI's ``--durations``): under the suite's ``-n 2`` one
-long test pinned a worker while the other ran out of work.  OpenVINO runs in the ``openvino``
-group only, on two modules (a conftest deselects its other items): gpt2
-comprehensive and bert benchmark, which cover every test kind at the cost of
-two conversions.  The ``text`` group runs under ``-n 2``, so generated modules
-are also exercised through xdist workers.
+One module-scoped session generates basic + comprehensive modules for
+bert gpt2 t5 vit whisper clip, comprehensive modules for tiny checkpoint
+directories (saved with save_pretrained, with a tokenizer built offline), and
+benchmark modules for bert and gpt2; then runs them all in ONE
+``python -m pytest -n 2 --ipfs-hw=cpu,cuda,openvino`` subprocess (torch and
+transformers cost seconds per process) and reads the outcomes back from its
+DuckDB file.  OpenVINO runs two modules only (a conftest deselects its other
+items): gpt2 comprehensive and bert benchmark, which cover every test kind at
+the cost of two conversions.
 """
 
 from __future__ import annotations
@@ -19,10 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from generators.checkpoint import save_tiny_checkpoint
 from generators.generate import generate
@@ -46,58 +40,25 @@ def pytest_collection_modifyitems(config, items):
 """
 
 
-@dataclass(frozen=True)
-class Group:
-    """The modules one subprocess generates and runs (a model by type, a checkpoint by its type)."""
-
-    basic: tuple[str, ...] = ()
-    comprehensive: tuple[str, ...] = ()
-    checkpoints: tuple[str, ...] = ()
-    benchmark: tuple[str, ...] = ()
-    hardware: str = "cpu,cuda"
-    workers: str = "0"
-
-    @property
-    def models(self) -> set[str]:
-        return {*self.basic, *self.comprehensive, *self.benchmark}
-
-    @property
-    def forward_modules(self) -> int:
-        """Modules with a ``test_forward`` (basic and comprehensive ones)."""
-        return len(self.basic) + len(self.comprehensive) + len(self.checkpoints)
-
-
-#: together: every model basic and comprehensive, the checkpoints, the benchmarks (as one session had)
-GROUPS = {
-    "openvino": Group(comprehensive=("gpt2",), benchmark=("bert", "gpt2"), hardware="cpu,cuda,openvino"),
-    "text": Group(basic=("bert", "gpt2", "t5"), comprehensive=("bert", "t5"), checkpoints=tuple(CHECKPOINTS),
-                  workers="2"),
-    "vision-audio": Group(basic=("vit", "whisper", "clip"), comprehensive=("vit", "whisper", "clip")),
-}
-assert {m for g in GROUPS.values() for m in g.basic} == set(MODELS)
-assert sorted(m for g in GROUPS.values() for m in g.comprehensive) == sorted(MODELS)
-
-
 class Session:
-    def __init__(self, root: Path, proc: subprocess.CompletedProcess, db: Path, modules: list[Path], group: Group):
-        self.root, self.proc, self.db, self.modules, self.group = root, proc, db, modules, group
+    def __init__(self, root: Path, proc: subprocess.CompletedProcess, db: Path, modules: list[Path]):
+        self.root, self.proc, self.db, self.modules = root, proc, db, modules
 
     def rows(self, sql: str, *params) -> list[tuple]:
         with open_reader(self.db) as con:
             return con.execute(sql, list(params)).fetchall()
 
 
-def run_session(root: Path, group: Group) -> Session:
+def run_session(root: Path) -> Session:
     suite = root / "suite"
-    refs = list(group.comprehensive)
-    for model_type in group.checkpoints:
+    refs = list(MODELS)
+    for model_type in CHECKPOINTS:
         refs_dir = save_tiny_checkpoint(model_type, root / f"ckpt_{model_type}")
         refs.append(str(refs_dir))
     results = []
-    for test_type, names in (("basic", list(group.basic)), ("comprehensive", refs),
-                             ("benchmark", list(group.benchmark))):
-        if names:
-            results += generate(names, suite, test_type)
+    results += generate(MODELS, suite, "basic")
+    results += generate(refs, suite, "comprehensive")
+    results += generate(["bert", "gpt2"], suite, "benchmark")
     failed = [r for r in results if not r.ok]
     assert not failed, failed
     (suite / "conftest.py").write_text(SUITE_CONFTEST)
@@ -107,13 +68,13 @@ def run_session(root: Path, group: Group) -> Session:
     proc = subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(suite),
-            "-n", group.workers, f"--ipfs-hw={group.hardware}", f"--ipfs-db={db}",
+            "-n", "2", "--ipfs-hw=cpu,cuda,openvino", f"--ipfs-db={db}",
             "--ipfs-bench-max-time=0.02", "--ipfs-bench-min-rounds=2", "--ipfs-bench-warmup=1",
             str(suite),
         ],
         cwd=suite, env=env, capture_output=True, text=True, timeout=600,
     )
-    return Session(root, proc, db, [r.path for r in results], group)
+    return Session(root, proc, db, [r.path for r in results])
 
 
 def check_generated_modules_are_ruff_clean(session):
@@ -143,23 +104,23 @@ def check_cpu_runs_the_real_checks(session):
             "SELECT nodeid FROM test_results WHERE hardware = 'cpu' AND outcome = 'passed'"
         )
     }
-    group = session.group
-    kinds = {"test_forward"}
-    if group.comprehensive or group.checkpoints:
-        kinds |= {"test_batch_matches_single_inputs", "test_second_shape_runs_without_preparing_again",
-                  "test_save_load_round_trip", "test_reduced_precision"}
-    if "gpt2" in group.comprehensive:
-        kinds.add("test_greedy_decoding_matches_torch_generate")
-    if "gpt2" in group.benchmark:
-        kinds |= {"test_forward_latency", "test_time_to_first_token", "test_decode_latency"}
-    assert kinds <= passed
-    # every module's forward test passed on cpu (over the groups: six models, basic and
-    # comprehensive, and the checkpoints)
+    assert {
+        "test_forward",
+        "test_batch_matches_single_inputs",
+        "test_second_shape_runs_without_preparing_again",
+        "test_save_load_round_trip",
+        "test_reduced_precision",
+        "test_greedy_decoding_matches_torch_generate",
+        "test_forward_latency",
+        "test_time_to_first_token",
+        "test_decode_latency",
+    } <= passed
+    # every module's forward test passed on cpu: six models, basic and comprehensive
     forwards = session.rows(
         "SELECT count(*) FROM test_results WHERE hardware = 'cpu' AND outcome = 'passed' "
         "AND nodeid LIKE '%::test_forward[%'"
     )[0][0]
-    assert forwards == group.forward_modules
+    assert forwards == 2 * len(MODELS) + len(CHECKPOINTS)
 
 
 def check_openvino_runs_for_real(session):
@@ -211,14 +172,14 @@ def check_unusable_backend_items_skip_with_the_detector_reason(session):
 
 def check_each_result_records_its_model_reference(session):
     models = {m for (m,) in session.rows("SELECT DISTINCT model FROM test_results")}
-    assert session.group.models <= models
+    assert set(MODELS) <= models
     checkpoints = {m for m in models if m not in MODELS}
-    assert {Path(m).name for m in checkpoints} == {f"ckpt_{t}" for t in session.group.checkpoints}
+    assert {Path(m).name for m in checkpoints} == {f"ckpt_{t}" for t in CHECKPOINTS}
     assert session.rows("SELECT count(*) FROM test_results WHERE model IS NULL")[0][0] == 0
 
 
 def check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor(session):
-    for model_type in session.group.checkpoints:
+    for model_type in CHECKPOINTS:
         source = (session.root / "suite" / f"test_ckpt_{model_type}_comprehensive.py").read_text()
         # real inputs: text through the saved tokenizer, audio through the feature extractor
         loader = "AutoFeatureExtractor" if model_type == "whisper" else "AutoTokenizer"
@@ -249,29 +210,25 @@ def check_benchmarks_record_the_sweep(session):
     assert samples >= 2 * len(rows)
 
 
-#: each check and the groups it reads (all: every group; over the groups they check all the
-#: single session checked)
 CHECKS = [
-    (check_generated_modules_are_ruff_clean, None),
-    (check_every_generated_test_passes_or_skips_with_a_reason, None),
-    (check_cpu_runs_the_real_checks, None),
-    (check_openvino_runs_for_real, {"openvino"}),
-    (check_unusable_backend_items_skip_with_the_detector_reason, None),
-    (check_each_result_records_its_model_reference, None),
-    (check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor, {"text"}),
-    (check_benchmarks_record_the_sweep, {"openvino"}),
+    check_generated_modules_are_ruff_clean,
+    check_every_generated_test_passes_or_skips_with_a_reason,
+    check_cpu_runs_the_real_checks,
+    check_openvino_runs_for_real,
+    check_unusable_backend_items_skip_with_the_detector_reason,
+    check_each_result_records_its_model_reference,
+    check_checkpoint_modules_load_the_checkpoint_and_its_preprocessor,
+    check_benchmarks_record_the_sweep,
 ]
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
-def test_generated_modules_for_real(tmp_path, subtests, name):
-    """One group's generated suite, one pytest subprocess; each property checked as a subtest.
+def test_generated_modules_for_real(tmp_path, subtests):
+    """One generated suite, one pytest subprocess; each property checked as a subtest.
 
-    (One test per group rather than a module-scoped fixture: under xdist each worker
-    would build the fixture again.)
+    (A single test rather than a module-scoped fixture: under xdist each worker
+    would build the fixture again, doubling the most expensive part of the suite.)
     """
-    session = run_session(tmp_path, GROUPS[name])
-    for check, groups in CHECKS:
-        if groups is None or name in groups:
-            with subtests.test(msg=check.__name__):
-                check(session)
+    session = run_session(tmp_path)
+    for check in CHECKS:
+        with subtests.test(msg=check.__name__):
+            check(session)
