@@ -322,10 +322,13 @@ def main(argv: list[str] | None = None) -> int:
 
     modules = [r["module"] for r in results if r.get("module")]
     if modules:
-        ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", *modules],
-                              capture_output=True, text=True, cwd=REPO)
-        dirty = {line.split(":", 1)[0] for line in ruff.stdout.splitlines() if ".py:" in line}
+        ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "--output-format=concise",
+                               *modules], capture_output=True, text=True, cwd=REPO)
+        findings = [line for line in ruff.stdout.splitlines() if ".py:" in line]
+        dirty = {line.split(":", 1)[0] for line in findings}
         print(f"\nruff check on {len(modules)} generated modules: {len(modules) - len(dirty)} clean")
+        for line in findings:
+            print(f"    {line.rsplit('/', 1)[-1]}")  # module:line:col: code message
 
     for backend in backends[1:]:
         report_backend(results, backend)
