@@ -12,21 +12,15 @@ runs into the module: ``AUDIO_CHANNELS_DIM``, ``AUDIO_ARGUMENT``,
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from typing import Any
 
-from generators.probe import PROBE_BATCH, _reason, build
+from generators.probe import PROBE_BATCH, _reason, build, required_arguments
 
 # samples per spectrogram frame: the usual 10 ms hop at 16 kHz, or 20 ms where frame pairs are stacked
 FEATURE_HOPS = (160, 320)
 LATENT_FRAMES = 16  # latent frames fed to a decoder half
 _WIDTHS = ("feature_projection_input_dim", "num_mel_bins", "input_feat_per_channel", "feature_size")
-
-
-def _required(cls: type) -> list[str]:
-    params = list(inspect.signature(cls.forward).parameters.values())[1:]
-    return [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
 
 def feature_widths(config) -> list[int]:
@@ -48,7 +42,7 @@ def _layouts(cls: type, config, samples: int) -> list[tuple[dict[str, Any], dict
     def seeded(*shape: int) -> torch.Tensor:
         return torch.randn(shape, generator=torch.Generator().manual_seed(0))
 
-    required = _required(cls)
+    required = required_arguments(cls)
     argument = "input_values" if "input_values" in required or not required else required[0]
     layouts = []
     for channels_dim in (True, False):

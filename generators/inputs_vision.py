@@ -18,7 +18,7 @@ import inspect
 from typing import Any
 
 from generators.patches import LAYOUTS, first, patch_inputs, patch_sizes
-from generators.probe import PROBE_BATCH, _reason, build
+from generators.probe import PROBE_BATCH, _reason, build, required_arguments
 
 #: inputs a tower may require beside its pixels, each made from the patch grid (see `aux_inputs`)
 AUX_INPUTS: tuple[str, ...] = (
@@ -28,16 +28,11 @@ AUX_INPUTS: tuple[str, ...] = (
 GRID_INPUTS: tuple[str, ...] = ("target_sizes",)
 
 
-def _required(cls: type) -> list[str]:
-    params = inspect.signature(cls.forward).parameters.values()
-    return [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)][1:]
-
-
 def needs_probe(cls: type) -> bool:
     """Whether ``cls`` takes its image otherwise than its declared main input says (a tower), or
     requires more than the pixels (a patch grid and such)."""
     params = list(inspect.signature(cls.forward).parameters)[1:]
-    return cls.main_input_name not in params or len(_required(cls)) > 1 or bool(set(GRID_INPUTS) & set(params))
+    return cls.main_input_name not in params or len(required_arguments(cls)) > 1 or bool(set(GRID_INPUTS) & set(params))
 
 
 def aux_inputs(names: list[str], sizes: dict[str, Any], batch: int) -> dict[str, Any]:
@@ -70,7 +65,7 @@ def extra_kinds(cls: type, config, made: list[str]) -> dict[str, str]:
     text prompt), ``ones`` (its attention mask) or ``image`` (a prompt image or mask, shaped as the pixels).
     A required input of another kind is left out: the model then says what it misses."""
     kinds = {}
-    for name in _required(cls):
+    for name in required_arguments(cls):
         if name in made or name in AUX_INPUTS:
             continue
         if name.endswith("input_ids"):
@@ -118,7 +113,7 @@ def token_inputs(cls: type, config) -> dict[str, Any]:
     vocab = first(config, "vocab_size") or next(
         (v for k, v in config_fields.items() if k.endswith("vocab_size") and isinstance(v, int)), None)
     made = {}
-    for name in _required(cls):
+    for name in required_arguments(cls):
         if vocab and (name.endswith("input_ids") or name.endswith("_inputs")):
             stem = name.removesuffix("_input_ids").removesuffix("_inputs")
             length = first(config, f"{stem}_seq_len", f"{stem}_length", default=TEXT_LEN)
@@ -180,7 +175,7 @@ def tower_layout(cls: type, config, image: dict[str, Any]) -> dict[str, Any]:
             inputs = {params[0]: pixels}
             if params[1] not in AUX_INPUTS:  # else made below, by its name
                 inputs[params[1]] = grid
-        wanted = _required(cls) + [name for name in params if name in GRID_INPUTS]
+        wanted = required_arguments(cls) + [name for name in params if name in GRID_INPUTS]
         aux = [name for name in wanted if name in AUX_INPUTS and name not in inputs]
         inputs.update(aux_inputs(aux, sizes, PROBE_BATCH))
         extra = extra_kinds(cls, config, list(inputs)) if layout == "image" else {}

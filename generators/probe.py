@@ -126,3 +126,9 @@ def multimodal(cls: type, config, constants: dict[str, Any]) -> dict[str, Any]:
 def forward_arguments(cls: type) -> set[str]:
     return set(inspect.signature(cls.forward).parameters)
 
+
+def required_arguments(cls: type) -> list[str]:
+    """The arguments ``cls.forward`` requires (no default, not ``*args``/``**kwargs``), ``self`` left out."""
+    params = list(inspect.signature(cls.forward).parameters.values())[1:]
+    return [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+

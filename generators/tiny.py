@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from generators.tiny_fit import fit, fit_mrope
+from generators.tiny_fit import fit, fit_mrope, is_int
 from generators.tiny_repair import repair
 
 #: The small sizes every tiny configuration uses.
@@ -84,16 +84,12 @@ class TinyConfigError(ValueError):
     """No tiny configuration could be made for a model type."""
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _is_int_list(value: Any) -> bool:
-    return isinstance(value, list | tuple) and bool(value) and all(_is_int(v) for v in value)
+    return isinstance(value, list | tuple) and bool(value) and all(is_int(v) for v in value)
 
 
 def _shrink_list(key: str, value: list, width: int) -> list | None:
-    if not value or not all(_is_int(v) for v in value):
+    if not value or not all(is_int(v) for v in value):
         return None
     if key in _DEPTH_LIST_KEYS:
         return [1 for _ in value]
@@ -121,7 +117,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             shrunk = _shrink_list(key, list(value), WIDTH // 2)
             if shrunk is not None:
                 out[key] = shrunk
-        elif not _is_int(value):
+        elif not is_int(value):
             continue
         elif name in _WIDTH_KEYS:
             out[key] = min(value, WIDTH)
@@ -149,13 +145,13 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, MAX_POSITIONS)
         elif key in ("rotary_dim", "rotary_emb_base_dim"):
             out[key] = min(value, HEAD_DIM)
-        elif key == "window_size" and _is_int(d.get("image_size")):
+        elif key == "window_size" and is_int(d.get("image_size")):
             out[key] = min(value, 2)
         elif key in ("num_frames", "frames_per_clip") and ("image_size" in d or "crop_size" in d):
             out[key] = min(value, 4)  # video models: a multiple of any tubelet size
         elif key in ("image_size", "crop_size"):
             out[key] = min(value, IMAGE)
-        elif key == "patch_size" and _is_int(d.get("image_size", d.get("crop_size"))) and (
+        elif key == "patch_size" and is_int(d.get("image_size", d.get("crop_size"))) and (
             d.get("image_size", d.get("crop_size")) > IMAGE
         ):
             out[key] = min(value, PATCH)
@@ -171,29 +167,29 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, 16)
     for key, value in d.items():
         if key.endswith(("feature_layer", "feature_layers")) and isinstance(value, list | tuple):
-            out[key] = [min(v, LAYERS - 1) if _is_int(v) else v for v in value]
+            out[key] = [min(v, LAYERS - 1) if is_int(v) else v for v in value]
         if key.startswith("per_layer") and isinstance(value, dict) and all(str(k).isdigit() for k in value):
             # settings by layer index: those of the layers that remain
             out[key] = {k: v for k, v in value.items() if int(k) < LAYERS}
     if isinstance(d.get("image_size"), list | tuple) and len(d["image_size"]) == 2:
         out["image_size"] = [min(v, IMAGE) for v in d["image_size"]]
-        if _is_int(d.get("patch_size")):
+        if is_int(d.get("patch_size")):
             out["patch_size"] = min(d["patch_size"], PATCH)
-    if _is_int(d.get("window_size")) and _is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
+    if is_int(d.get("window_size")) and is_int(d.get("image_size")) and d["image_size"] > 2 * IMAGE:
         # windowed attention over several stages: each stage's grid must hold a window
         out["image_size"] = 2 * IMAGE
-    if _is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
+    if is_int(d.get("num_groups")) and d["num_groups"] > 8:  # group norms over the narrower channels
         out["num_groups"] = 8
     for expand, heads_key, dim in (
         ("expand", "num_heads", "head_dim"), ("mamba_expand", "mamba_n_heads", "mamba_d_head"),
         ("expand", "mamba_num_heads", "mamba_head_dim"),
     ):
-        if {expand, heads_key, dim} <= d.keys() and _is_int(out.get("hidden_size")) and _is_int(out[dim]):
+        if {expand, heads_key, dim} <= d.keys() and is_int(out.get("hidden_size")) and is_int(out[dim]):
             # state-space heads tile the expanded width: heads * head dim == expand * hidden_size
             out[heads_key] = out[expand] * out["hidden_size"] // out[dim]
     if "prediction_length" in d and d["prediction_length"] is None:  # time series: the horizon is required
         out["prediction_length"] = 8
-    if "head_dim" in d and d["head_dim"] is None and _is_int(out.get("hidden_size")):
+    if "head_dim" in d and d["head_dim"] is None and is_int(out.get("hidden_size")):
         out["head_dim"] = HEAD_DIM  # some configs leave it to the checkpoint
     if "kv_lora_rank" in d:  # multi-head latent attention: one key/value per query head
         for key in _KV_HEAD_KEYS & d.keys():
@@ -207,7 +203,7 @@ def _shrink_dict(d: dict[str, Any]) -> dict[str, Any]:
 def _fit_out_stages(out: dict[str, Any]) -> None:
     """Backbone outputs named by layer (``out_features=["stage12"]``, ``out_indices``) kept within
     the fewer layers: as many as before, the last ones (a neck expects one per feature)."""
-    if "depths" in out or not _is_int(out.get("num_hidden_layers")):
+    if "depths" in out or not is_int(out.get("num_hidden_layers")):
         return  # stage-based backbones keep their stages
     for key in ("out_features", "out_indices", "backbone_out_indices"):
         value = out.get(key)
@@ -229,7 +225,7 @@ def _fit_layer_lists(d: dict[str, Any], out: dict[str, Any]) -> None:
     order, because hybrid architectures require every kind to be present.
     """
     for key in ("num_hidden_layers", "num_layers", "n_layer", "n_layers"):
-        if _is_int(d.get(key)) and _is_int(out.get(key)) and out[key] < d[key]:
+        if is_int(d.get(key)) and is_int(out.get(key)) and out[key] < d[key]:
             break
     else:
         return
@@ -263,14 +259,14 @@ def _fit_token_ids(d: dict[str, Any]) -> None:
     vocab = d.get("vocab_size")
     if vocab is None and isinstance(d.get("text_config"), dict):  # a multimodal model's placeholders
         vocab = d["text_config"].get("vocab_size")
-    if not _is_int(vocab):
+    if not is_int(vocab):
         return
     next_free = vocab - 1
     remapped: dict[int, int] = {}
 
     def fit(token: Any) -> Any:
         nonlocal next_free
-        if not _is_int(token) or token < vocab:
+        if not is_int(token) or token < vocab:
             return token
         if token not in remapped:
             remapped[token] = next_free

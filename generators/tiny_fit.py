@@ -25,7 +25,8 @@ _DEPTH_KEYS = (
 )
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (config flags are bools; sizes are ints)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -48,18 +49,18 @@ def fit(default: dict[str, Any], shrunk: dict[str, Any], layers: int) -> None:
 
 def _fit_experts(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """No more experts per token than experts; a routed model whose expert count the default leaves unset gets a few."""
-    topk = [k for k in TOPK_KEYS if _is_int(shrunk.get(k)) and shrunk[k] > 0]
+    topk = [k for k in TOPK_KEYS if is_int(shrunk.get(k)) and shrunk[k] > 0]
     routed = topk or any(k in default and default[k] is None for k in TOPK_KEYS)
     for key in EXPERT_KEYS:  # experts (and routing) left to the checkpoint, but the layers are built
         if key in default and default[key] is None and routed and "moe_intermediate_size" in default:
             shrunk[key] = _TINY_EXPERTS
-    counts = [shrunk[k] for k in EXPERT_KEYS if _is_int(shrunk.get(k)) and shrunk[k] > 0]
+    counts = [shrunk[k] for k in EXPERT_KEYS if is_int(shrunk.get(k)) and shrunk[k] > 0]
     if not counts:
         return
     for key in TOPK_KEYS:
         if key not in shrunk:
             continue
-        if _is_int(shrunk[key]):
+        if is_int(shrunk[key]):
             shrunk[key] = min(shrunk[key], min(counts))
         elif shrunk[key] is None and default.get(key, 0) is None:  # left to the checkpoint: route to two
             shrunk[key] = min(2, min(counts))
@@ -68,10 +69,10 @@ def _fit_experts(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
 def _fit_vocab(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """Another vocabulary the default sizes like ``vocab_size`` (the same one unpadded) shrinks with it."""
     vocab = default.get("vocab_size")
-    if not _is_int(vocab) or not _is_int(shrunk.get("vocab_size")):
+    if not is_int(vocab) or not is_int(shrunk.get("vocab_size")):
         return
     for key, value in default.items():
-        if key != "vocab_size" and key.endswith("vocab_size") and _is_int(value) and 0.9 * vocab <= value <= vocab:
+        if key != "vocab_size" and key.endswith("vocab_size") and is_int(value) and 0.9 * vocab <= value <= vocab:
             shrunk[key] = shrunk["vocab_size"]
 
 
@@ -79,7 +80,7 @@ def _fit_kv_heads(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """One key/value head per query head where the default has as many (or leaves them unset)."""
     heads = shrunk.get("num_attention_heads")
     for key in _KV_HEAD_KEYS:
-        if key in shrunk and _is_int(heads) and (
+        if key in shrunk and is_int(heads) and (
             shrunk[key] is None or default[key] == default.get("num_attention_heads")
         ):
             shrunk[key] = heads
@@ -99,7 +100,7 @@ def _fit_rotary(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """A partially rotated head keeps its rotated width a multiple of 4, as in the default (pairs per axis)."""
     factors = _rotary_factors(default)
     head = shrunk.get("head_dim")
-    if not factors or not _is_int(head) or not _is_int(default.get("head_dim")):
+    if not factors or not is_int(head) or not is_int(default.get("head_dim")):
         return
     if any((default["head_dim"] * f) % 4 for f in factors):
         return  # the default itself does not keep the relation
@@ -111,10 +112,10 @@ def _fit_rotary(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
 def _fit_width_splits(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """An integer list the default makes sum to the width (axial position embeddings) splits the tiny width alike."""
     width, tiny = default.get("hidden_size"), shrunk.get("hidden_size")
-    if not _is_int(width) or not _is_int(tiny) or tiny >= width:
+    if not is_int(width) or not is_int(tiny) or tiny >= width:
         return
     for key, value in default.items():
-        if isinstance(value, list | tuple) and len(value) > 1 and all(_is_int(v) for v in value) and sum(value) == width:
+        if isinstance(value, list | tuple) and len(value) > 1 and all(is_int(v) for v in value) and sum(value) == width:
             parts = [v * tiny // width for v in value]
             if sum(parts) == tiny and all(parts):
                 shrunk[key] = parts
@@ -130,7 +131,7 @@ def _fit_default_choice(shrunk: dict[str, Any]) -> None:
 
 def _fit_head_sums(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
     """A head width the default makes the sum of two of its kind (``qk_head_dim = qk_nope_ + qk_rope_``) stays that sum."""
-    dims = {k: v for k, v in default.items() if k.endswith("head_dim") and _is_int(v) and v > 0}
+    dims = {k: v for k, v in default.items() if k.endswith("head_dim") and is_int(v) and v > 0}
     used: set[str] = set()
     for total in sorted(dims, key=dims.get, reverse=True):  # the widest sum first; its parts are no sums
         prefix = total.removesuffix("head_dim")
@@ -141,7 +142,7 @@ def _fit_head_sums(default: dict[str, Any], shrunk: dict[str, Any]) -> None:
             if a < b and total not in (a, b) and dims[a] + dims[b] == dims[total]
             and a.startswith(prefix) and b.startswith(prefix)  # qk_head_dim: of qk_nope_ and qk_rope_
         ]
-        if total in used or len(parts) != 1 or not all(_is_int(shrunk.get(k)) for k in parts[0]):
+        if total in used or len(parts) != 1 or not all(is_int(shrunk.get(k)) for k in parts[0]):
             continue
         a, b = parts[0]
         shrunk[total] = shrunk[a] + shrunk[b]
@@ -159,13 +160,13 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
     layers (``block_types=[recurrent, recurrent, attention]``), for which the
     stack keeps as many layers as the list has kinds.
     """
-    depth_key = next((k for k in ("num_hidden_layers", "num_layers") if _is_int(shrunk.get(k))), None)
-    if depth_key is None or not _is_int(default.get(depth_key)):
+    depth_key = next((k for k in ("num_hidden_layers", "num_layers") if is_int(shrunk.get(k))), None)
+    if depth_key is None or not is_int(default.get(depth_key)):
         return
     depth = shrunk[depth_key]
     for key, value in default.items():
         if (
-            key.startswith(("num_", "n_")) and key.endswith("_layers") and _is_int(value)
+            key.startswith(("num_", "n_")) and key.endswith("_layers") and is_int(value)
             and 0 < value < default[depth_key] and key not in (depth_key, *_DEPTH_KEYS)
             and not any(isinstance(v, list | tuple) and len(v) == value for v in default.values())  # no list's length
         ):  # how many of the layers do something (share a cache, stay dense): the same share of the tiny stack
@@ -175,7 +176,7 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
         if key == "layer_types" and isinstance(value, list) and value and set(value) == {"linear_attention"}:
             # a stack of linear attention alone builds no causal mask: the last layer gets full attention
             shrunk[key] = [*shrunk[key][: depth - 1], "full_attention"][:depth]
-        if key.endswith("_period") and _is_int(value) and _is_int(default.get(key[: -len("period")] + "offset")):
+        if key.endswith("_period") and is_int(value) and is_int(default.get(key[: -len("period")] + "offset")):
             offset_key = key[: -len("period")] + "offset"
             if default[offset_key] >= depth:
                 shrunk[key] = depth
@@ -191,10 +192,10 @@ def _fit_layer_pattern(default: dict[str, Any], shrunk: dict[str, Any], layers: 
 def _fit_windows(shrunk: dict[str, Any]) -> None:
     """A time-series decoder starts from the last ``label_length`` steps of the context: the context holds them."""
     label = shrunk.get("label_length")
-    if not _is_int(label) or "context_length" not in shrunk:
+    if not is_int(label) or "context_length" not in shrunk:
         return
-    context = shrunk["context_length"] if _is_int(shrunk["context_length"]) else shrunk.get("prediction_length")
-    if _is_int(context) and context < label:
+    context = shrunk["context_length"] if is_int(shrunk["context_length"]) else shrunk.get("prediction_length")
+    if is_int(context) and context < label:
         shrunk["context_length"] = label
 
 
@@ -207,11 +208,11 @@ def _fit_sibling_widths(default: dict[str, Any], shrunk: dict[str, Any]) -> None
             if not isinstance(name, str):
                 continue
             source = name.removesuffix("_hidden_size") + "_config"
-            if not name.endswith("_hidden_size") or source not in default or not _is_int(value):
+            if not name.endswith("_hidden_size") or source not in default or not is_int(value):
                 continue
             width = (default[source] or {}).get("hidden_size") if isinstance(default[source], dict) else None
             tiny = (shrunk.get(source) or {}).get("hidden_size")
-            if width == value and _is_int(tiny):
+            if width == value and is_int(tiny):
                 shrunk[key][name] = tiny
 
 

@@ -30,15 +30,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from generators.tiny_fit import is_int
+
 #: how many rounds of repairs one configuration may need (each fixes one relation)
 _ROUNDS = 3
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 Path = tuple[str, ...]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _get(d: dict[str, Any], path: Path) -> Any:
@@ -84,15 +82,15 @@ def _relate(default: dict[str, Any], shrunk: dict[str, Any], named: list[Path]) 
     for target in named:
         for source in named:
             base_t, base_s, tiny_s = _get(default, target), _get(default, source), _get(shrunk, source)
-            if target == source or not _is_int(base_s) or not _is_int(tiny_s) or base_s <= 0 or tiny_s == base_s:
+            if target == source or not is_int(base_s) or not is_int(tiny_s) or base_s <= 0 or tiny_s == base_s:
                 continue
-            if _is_int(base_t) and base_t > 0:
+            if is_int(base_t) and base_t > 0:
                 value = base_t * tiny_s / base_s
                 if value == int(value) and value >= 1 and value != _get(shrunk, target):
                     out = copy.deepcopy(shrunk)
                     _set(out, target, int(value))
                     yield out
-            elif isinstance(base_t, list) and base_t and all(_is_int(v) and v > 0 for v in base_t) and base_s in base_t:
+            elif isinstance(base_t, list) and base_t and all(is_int(v) and v > 0 for v in base_t) and base_s in base_t:
                 scaled = [v * tiny_s / base_s for v in base_t]  # a list of widths ending in the width
                 if all(v == int(v) and v >= 1 for v in scaled):
                     out = copy.deepcopy(shrunk)
@@ -102,7 +100,7 @@ def _relate(default: dict[str, Any], shrunk: dict[str, Any], named: list[Path]) 
 
 def _sum(default: dict[str, Any], shrunk: dict[str, Any], named: list[Path]) -> Iterator[dict[str, Any]]:
     """Named depths that sum, in the default, to another named depth: one layer each, the total their sum."""
-    ints = [p for p in named if _is_int(_get(default, p)) and _get(default, p) > 0]
+    ints = [p for p in named if is_int(_get(default, p)) and _get(default, p) > 0]
     for total in ints:
         parts = [p for p in ints if p != total and p[:-1] == total[:-1]]
         if len(parts) > 1 and sum(_get(default, p) for p in parts) == _get(default, total):
@@ -117,7 +115,7 @@ def _grow(default: dict[str, Any], shrunk: dict[str, Any], named: list[Path]) ->
     """Named fields the shrink lowered, doubled back step by step toward their default."""
     lowered = [
         p for p in named
-        if _is_int(_get(default, p)) and _is_int(_get(shrunk, p)) and 0 < _get(shrunk, p) < _get(default, p)
+        if is_int(_get(default, p)) and is_int(_get(shrunk, p)) and 0 < _get(shrunk, p) < _get(default, p)
     ]
     for path in lowered:
         value = _get(shrunk, path)
@@ -137,13 +135,13 @@ def _follow(default: dict[str, Any], shrunk: dict[str, Any], named: list[Path]) 
     tiny_by_default: dict[int, set[int]] = {}
     for path in _paths(default):
         base, tiny = _get(default, path), _get(shrunk, path)
-        if path[-1] == "hidden_size" and _is_int(base) and _is_int(tiny) and tiny < base:
+        if path[-1] == "hidden_size" and is_int(base) and is_int(tiny) and tiny < base:
             tiny_by_default.setdefault(base, set()).add(tiny)
     out = copy.deepcopy(shrunk)
     changed = False
     for path in _paths(default):
         base = _get(default, path)
-        follows = tiny_by_default.get(base) if _is_int(base) else None
+        follows = tiny_by_default.get(base) if is_int(base) else None
         if follows and len(follows) == 1 and _get(shrunk, path) == base and path[-1].endswith(_WIDTH_SUFFIXES):
             _set(out, path, next(iter(follows)))
             changed = True

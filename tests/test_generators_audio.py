@@ -4,26 +4,13 @@ transducer logits, and the vocabulary of a text-to-speech model wrapped with its
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from generators.inputs_codec import codec_layout
 from generators.plan import AUDIO_SAMPLES, model_class, plan
-from generators.render import module_filename, render
 from generators.resolve import resolve
 from generators.tiny import tiny_config
-
-
-def _module(model_type: str, tmp_path):
-    """The basic module of ``model_type``, written and imported as pytest would."""
-    spec = resolve(model_type)
-    path = tmp_path / module_filename(spec, "basic")
-    path.write_text(render(spec, "basic"))
-    found = importlib.util.spec_from_file_location(f"generated_{spec.name}", path)
-    module = importlib.util.module_from_spec(found)
-    found.loader.exec_module(module)
-    return module
+from tests.generated_modules import basic_module
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +21,7 @@ def cpu():
 
 
 def test_transducer_logits_join_frames_and_positions_and_say_what_they_compare(tmp_path, cpu):
-    module = _module("parakeet_tdt", tmp_path)
+    module = basic_module("parakeet_tdt", tmp_path)
     assert module.NUM_DURATIONS == len(tiny_config("parakeet_tdt").durations)
     model = module.build_model()
     module.test_forward(model, cpu)  # (batch, frames, positions, vocab + durations)
@@ -57,14 +44,14 @@ def test_input_values_as_waveform_mono_channel_or_spectrogram(tmp_path, cpu):
     assert "AUDIO_CHANNELS_DIM" not in plan(resolve("wav2vec2"))
     assert plan(resolve("omniasr_ctc"))["AUDIO_CHANNELS_DIM"] is True
     config = tiny_config("audio-spectrogram-transformer")
-    module = _module("audio-spectrogram-transformer", tmp_path)
+    module = basic_module("audio-spectrogram-transformer", tmp_path)
     assert (module.SPECTROGRAM_BINS, module.AUDIO_LEN) == (config.num_mel_bins, config.max_length)
     module.test_forward(module.build_model(), cpu)
 
 
 def test_codec_halves_take_their_own_argument_and_latents(tmp_path, cpu):
     assert plan(resolve("vibevoice_acoustic_tokenizer_encoder"))["AUDIO_ARGUMENT"] == "hidden_states"
-    module = _module("vibevoice_acoustic_tokenizer_decoder", tmp_path)
+    module = basic_module("vibevoice_acoustic_tokenizer_decoder", tmp_path)
     assert module.LATENT_CHANNELS == tiny_config("vibevoice_acoustic_tokenizer_decoder").hidden_size
     module.test_forward(module.build_model(), cpu)
 

@@ -8,6 +8,7 @@ import pytest
 from generators.plan import plan
 from generators.resolve import resolve
 from generators.tiny import tiny_config
+from tests.generated_modules import basic_module
 
 
 @pytest.mark.parametrize(
@@ -61,17 +62,9 @@ def test_stage_channel_lists_stay_consistent():
 
 def _run_forward(model_type: str, tmp_path) -> None:
     """Render the basic module of ``model_type``, import it and run its test_forward on the CPU."""
-    import importlib.util
-
-    from generators.render import module_filename, render
     from hardware_markers import default_registry
 
-    spec = resolve(model_type)
-    path = tmp_path / module_filename(spec, "basic")
-    path.write_text(render(spec, "basic"))
-    loader = importlib.util.spec_from_file_location(f"generated_{spec.name}", path)
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
+    module = basic_module(model_type, tmp_path)
     module.test_forward(module.build_model(), default_registry().detect("cpu"))
 
 

@@ -42,10 +42,8 @@ def options_of(config: pytest.Config) -> BenchOptions:
 class BenchSession:
     """The session's benchmark results and what is done with them at its end."""
 
-    def __init__(self, config: pytest.Config, options: BenchOptions | None = None) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        if options is not None:
-            config.stash[OPTIONS_KEY] = options
         self.results: list[dict[str, Any]] = []
         self.gate: GateOutcome | None = None
         self.json_error: str | None = None
